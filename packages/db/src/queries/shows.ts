@@ -1,0 +1,166 @@
+import type { CreateShowBody, Seat, SeatCounts, SeatStatus, Show, ShowSummary, UpdateShowBody } from '@booking/contracts';
+import type { Executor, Sql } from '../client.js';
+
+interface ShowRow {
+  id: string;
+  name: string;
+  venue: string;
+  startsAt: Date;
+  salesOpen: boolean;
+  holdTtlSeconds: number;
+  maxSeatsPerBooking: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+const toSummary = (r: ShowRow): ShowSummary => ({
+  id: r.id,
+  name: r.name,
+  venue: r.venue,
+  startsAt: r.startsAt.toISOString(),
+  salesOpen: r.salesOpen,
+  holdTtlSeconds: r.holdTtlSeconds,
+  maxSeatsPerBooking: r.maxSeatsPerBooking,
+  createdAt: r.createdAt.toISOString(),
+  updatedAt: r.updatedAt.toISOString(),
+});
+
+export interface NewShow extends CreateShowBody {
+  id: string;
+  holdTtlSeconds: number;
+}
+
+/**
+ * Creates the show, its tiers and every seat in one transaction. Seats are generated inside
+ * Postgres (generate_series per block), so a 20,000-seat map is a single INSERT, not 20,000.
+ * Rank orders seats best-first: blocks in the order given, then row, then seat number.
+ */
+export async function createShow(sql: Sql, show: NewShow): Promise<Show> {
+  await sql.begin(async (tx) => {
+    await tx`
+      insert into shows (id, name, venue, starts_at, sales_open, hold_ttl_seconds, max_seats_per_booking)
+      values (${show.id}, ${show.name}, ${show.venue}, ${show.startsAt}, ${show.salesOpen ?? true},
+              ${show.holdTtlSeconds}, ${show.maxSeatsPerBooking ?? 10})`;
+    await tx`
+      insert into tiers (show_id, code, name, price_cents, currency, position)
+      select ${show.id}, t.code, t.name, t.price_cents, t.currency, t.position
+        from unnest(${show.tiers.map((t) => t.code)}::text[], ${show.tiers.map((t) => t.name)}::text[],
+                    ${show.tiers.map((t) => t.priceCents)}::int[], ${show.tiers.map((t) => t.currency)}::text[])
+             with ordinality as t(code, name, price_cents, currency, position)`;
+    const seating = show.seating ?? [];
+    if (seating.length > 0) {
+      await tx`
+        insert into seats (show_id, tier_code, section, row_number, seat_number, label, rank)
+        select ${show.id}, b.tier, b.section, r, s, b.section || '-' || r || '-' || s,
+               b.ord * 1000000 + r * 1000 + s
+          from unnest(${seating.map((b) => b.tier)}::text[], ${seating.map((b) => b.section)}::text[],
+                      ${seating.map((b) => b.rows)}::int[], ${seating.map((b) => b.seatsPerRow)}::int[])
+               with ordinality as b(tier, section, rows, per_row, ord)
+          cross join lateral generate_series(1, b.rows) as r
+          cross join lateral generate_series(1, b.per_row) as s`;
+    }
+    const ga = show.generalAdmission ?? [];
+    if (ga.length > 0) {
+      await tx`
+        insert into seats (show_id, tier_code, rank)
+        select ${show.id}, b.tier, (${seating.length} + b.ord) * 1000000 + n
+          from unnest(${ga.map((b) => b.tier)}::text[], ${ga.map((b) => b.capacity)}::int[])
+               with ordinality as b(tier, capacity, ord)
+          cross join lateral generate_series(1, b.capacity) as n`;
+    }
+  });
+  return (await getShow(sql, show.id))!;
+}
+
+/** The show with per-tier counts derived from the seat rows (no stored counters). */
+export async function getShow(sql: Executor, id: string): Promise<Show | null> {
+  const [row] = await sql<ShowRow[]>`select * from shows where id = ${id}`;
+  if (!row) return null;
+  const tiers = await sql<({ code: string; name: string; priceCents: number; currency: string } & SeatCounts)[]>`
+    select t.code, t.name, t.price_cents, t.currency,
+           count(s.id)::int as total,
+           (count(*) filter (where s.status = 'AVAILABLE'))::int as available,
+           (count(*) filter (where s.status = 'HELD'))::int as held,
+           (count(*) filter (where s.status = 'SOLD'))::int as sold
+      from tiers t left join seats s on s.show_id = t.show_id and s.tier_code = t.code
+     where t.show_id = ${id}
+     group by t.code, t.name, t.price_cents, t.currency, t.position
+     order by t.position`;
+  const totals = { total: 0, available: 0, held: 0, sold: 0 };
+  for (const t of tiers) {
+    totals.total += t.total;
+    totals.available += t.available;
+    totals.held += t.held;
+    totals.sold += t.sold;
+  }
+  return { ...toSummary(row), tiers: tiers.map((t) => ({ ...t, currency: t.currency })), totals };
+}
+
+/** Keyset page of shows, oldest first; `after` is the last row of the previous page. */
+export async function listShows(
+  sql: Executor,
+  page: { limit: number; after?: { createdAt: string; id: string } | undefined },
+): Promise<ShowSummary[]> {
+  const rows = page.after
+    ? await sql<ShowRow[]>`
+        select * from shows where (created_at, id) > (${page.after.createdAt}::timestamptz, ${page.after.id}::uuid)
+         order by created_at, id limit ${page.limit}`
+    : await sql<ShowRow[]>`select * from shows order by created_at, id limit ${page.limit}`;
+  return rows.map(toSummary);
+}
+
+/** Edits details or opens/closes sales; only the given fields change. */
+export async function updateShow(sql: Executor, id: string, patch: UpdateShowBody): Promise<ShowSummary | null> {
+  const [row] = await sql<ShowRow[]>`
+    update shows set
+      name = coalesce(${patch.name ?? null}, name),
+      venue = coalesce(${patch.venue ?? null}, venue),
+      starts_at = coalesce(${patch.startsAt ?? null}::timestamptz, starts_at),
+      sales_open = coalesce(${patch.salesOpen ?? null}::boolean, sales_open),
+      hold_ttl_seconds = coalesce(${patch.holdTtlSeconds ?? null}::int, hold_ttl_seconds),
+      max_seats_per_booking = coalesce(${patch.maxSeatsPerBooking ?? null}::int, max_seats_per_booking),
+      updated_at = now()
+    where id = ${id}
+    returning *`;
+  return row ? toSummary(row) : null;
+}
+
+/** Keyset page of a show's seat map in best-first order; a HELD seat carries its hold's expiry. */
+export async function listSeats(
+  sql: Executor,
+  showId: string,
+  q: { tier?: string | undefined; status?: SeatStatus | undefined; limit: number; afterRank?: string | undefined },
+): Promise<(Seat & { rank: string })[]> {
+  const rows = await sql<(Omit<Seat, 'expiresAt'> & { rank: string; expiresAt: Date | null })[]>`
+    select s.id, s.tier_code as tier, s.section, s.row_number as row, s.seat_number as number, s.label,
+           s.status, s.rank, case when s.status = 'HELD' then b.expires_at end as expires_at
+      from seats s left join bookings b on b.id = s.booking_id
+     where s.show_id = ${showId}
+       ${q.tier ? sql`and s.tier_code = ${q.tier}` : sql``}
+       ${q.status ? sql`and s.status = ${q.status}` : sql``}
+       ${q.afterRank ? sql`and s.rank > ${q.afterRank}::bigint` : sql``}
+     order by s.rank
+     limit ${q.limit}`;
+  return rows.map((r) => ({ ...r, expiresAt: r.expiresAt ? r.expiresAt.toISOString() : null }));
+}
+
+export interface ShowCatalog {
+  tiers: Set<string>;
+  /** seat id → tier code; immutable once the show exists, so the API caches it. */
+  seats: Map<string, string>;
+}
+
+/** What the API needs to validate a booking request without asking Postgres again. */
+export async function getShowCatalog(sql: Executor, showId: string): Promise<ShowCatalog | null> {
+  const tiers = await sql<{ code: string }[]>`select code from tiers where show_id = ${showId}`;
+  if (tiers.length === 0) return null;
+  const seats = await sql<{ id: string; tierCode: string }[]>`select id, tier_code from seats where show_id = ${showId}`;
+  return { tiers: new Set(tiers.map((t) => t.code)), seats: new Map(seats.map((s) => [s.id, s.tierCode])) };
+}
+
+/** Sales status and per-booking limit, read by the API with a short cache. */
+export async function getShowRules(sql: Executor, showId: string) {
+  const [row] = await sql<{ salesOpen: boolean; maxSeatsPerBooking: number }[]>`
+    select sales_open, max_seats_per_booking from shows where id = ${showId}`;
+  return row ?? null;
+}
