@@ -6,3 +6,4 @@ export * from './jobs/catalog.js';
 export * from './redis-keys.js';
 export * from './config.js';
 export * from './payments.js';
+export * from './jobs/producer.js';

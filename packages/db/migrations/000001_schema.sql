@@ -9,7 +9,8 @@ create table shows (
   sales_open            boolean not null default true,
   hold_ttl_seconds      integer not null check (hold_ttl_seconds between 1 and 86400),
   max_seats_per_booking integer not null check (max_seats_per_booking between 1 and 100),
-  created_at            timestamptz not null default now(),
+  -- millisecond precision: list cursors carry it through JSON without loss
+  created_at            timestamptz not null default date_trunc('milliseconds', now()),
   updated_at            timestamptz not null default now()
 );
 create index shows_created_idx on shows (created_at, id);

@@ -1,0 +1,31 @@
+import fp from 'fastify-plugin';
+import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    redis: Redis;
+    /** Dedicated to SUBSCRIBE (a subscribed connection can run no other command). */
+    subscriber: Redis;
+  }
+}
+
+/**
+ * Fail fast when Redis is down: no offline queue and one retry per command, so a request gets a
+ * 503 within a second instead of hanging; the connection keeps reconnecting in the background.
+ */
+export const redisPlugin = fp(async (app: FastifyInstance, opts: { url: string }) => {
+  const common = { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 1000, lazyConnect: true };
+  const redis = new Redis(opts.url, { ...common, connectionName: 'api' });
+  const subscriber = new Redis(opts.url, { ...common, enableOfflineQueue: true, connectionName: 'api-sub' });
+  for (const [name, conn] of [['redis', redis], ['subscriber', subscriber]] as const) {
+    conn.on('error', (err) => app.log.warn({ err, conn: name }, 'redis connection error'));
+  }
+  await Promise.all([redis.connect(), subscriber.connect()]);
+  app.decorate('redis', redis);
+  app.decorate('subscriber', subscriber);
+  app.addHook('onClose', async () => {
+    subscriber.disconnect();
+    await redis.quit().catch(() => redis.disconnect());
+  });
+});

@@ -1,0 +1,23 @@
+import Type from 'typebox';
+import { DatabaseUrl, LogLevel, QueuePrefix, RedisUrl, parseEnv } from '@booking/contracts';
+
+export const WorkerConfigSchema = Type.Object({
+  DATABASE_URL: DatabaseUrl,
+  REDIS_URL: RedisUrl,
+  QUEUE_PREFIX: QueuePrefix,
+  LOG_LEVEL: LogLevel,
+  /** Jobs of one show in flight at once across all workers; 1 = strict FIFO per show. */
+  SHOW_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 1 }),
+  /** A show's queue is let go after this long without work. */
+  WORKER_IDLE_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 5000 }),
+  /** A crashed worker's job comes back after at most about this long. */
+  JOB_LOCK_MS: Type.Integer({ minimum: 500, maximum: 600_000, default: 5000 }),
+  SWEEP_INTERVAL_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 1000 }),
+  /** The sweep leaves holds this recently expired to their delayed job. */
+  SWEEP_GRACE_MS: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 2000 }),
+  DB_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
+  SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
+});
+export type WorkerConfig = ReturnType<typeof loadWorkerConfig>;
+
+export const loadWorkerConfig = (env: Record<string, string | undefined>) => parseEnv(WorkerConfigSchema, env);

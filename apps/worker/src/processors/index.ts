@@ -1,0 +1,26 @@
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { JobName } from '@booking/contracts';
+import { processCancel } from './cancel.js';
+import { processConfirm } from './confirm.js';
+import { processExpire } from './expire.js';
+import { processHold } from './hold.js';
+import type { ProcessorDeps } from './shared.js';
+
+export type { ProcessorDeps } from './shared.js';
+export { runSweep } from './sweep.js';
+
+const byName: { [K in JobName]: (job: Job, deps: ProcessorDeps, token?: string) => Promise<unknown> } = {
+  hold: processHold,
+  confirm: processConfirm,
+  cancel: processCancel,
+  expire: processExpire,
+};
+
+/** The one BullMQ processor for every show queue: dispatches on the catalog job name. */
+export function createProcessor(deps: ProcessorDeps) {
+  return (job: Job, token?: string) => {
+    const run = byName[job.name as JobName];
+    if (!run) throw new UnrecoverableError(`unknown job name ${job.name}`);
+    return run(job, deps, token);
+  };
+}

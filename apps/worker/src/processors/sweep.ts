@@ -1,0 +1,19 @@
+import { sweepExpiredHolds } from '@booking/db';
+import type { ProcessorDeps } from './shared.js';
+
+/**
+ * Safety net: releases holds whose delayed job was lost (Redis restarted without its data, a job
+ * removed by hand). Returns how many it released; loops while a full batch came back.
+ */
+export async function runSweep(deps: ProcessorDeps, opts: { graceMs: number; batch?: number }): Promise<number> {
+  const batch = opts.batch ?? 500;
+  let released = 0;
+  for (;;) {
+    const docs = await sweepExpiredHolds(deps.sql, { graceMs: opts.graceMs, limit: batch });
+    for (const doc of docs) await deps.status.publishBooking(doc);
+    released += docs.length;
+    if (docs.length < batch) break;
+  }
+  if (released > 0) deps.log.warn({ released }, 'sweep released expired holds that their delayed job missed');
+  return released;
+}

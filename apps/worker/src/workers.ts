@@ -1,0 +1,164 @@
+import { Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { showQueueName, type RedisKeys, type ShowQueues } from '@booking/contracts';
+
+export interface ShowWorkersOptions {
+  /** Commands connection (shared by the queues and every attached worker's non-blocking calls). */
+  redis: Redis;
+  /** A separate connection for SUBSCRIBE. */
+  subscriber: Redis;
+  queues: ShowQueues;
+  keys: RedisKeys;
+  prefix: string;
+  processor: (job: Job, token?: string) => Promise<unknown>;
+  log: Logger;
+  showConcurrency: number;
+  idleMs: number;
+  lockMs: number;
+  /** How often the due list is polled (wake messages make it faster still). */
+  pollMs?: number;
+}
+
+interface Attached {
+  worker: Worker;
+  running: number;
+  lastActive: number;
+}
+
+/**
+ * Attaches a BullMQ Worker to a show's queue when the show has work and lets it go when idle,
+ * so thousands of shows cost connections only while they are busy.
+ *
+ * `activeShows` is a sorted set showId → the time a worker must next look at the show: the API
+ * sets it to "now" with every command; a worker letting an idle show go sets it to the show's
+ * next delayed job (a hold's expiry) or removes it. Every worker process polls the due entries
+ * and attaches; BullMQ's global concurrency keeps one show's commands one at a time across all.
+ */
+export class ShowWorkers {
+  readonly #o: ShowWorkersOptions;
+  readonly #attached = new Map<string, Attached>();
+  readonly #attaching = new Map<string, Promise<void>>();
+  #timer: NodeJS.Timeout | undefined;
+  #closing = false;
+
+  constructor(opts: ShowWorkersOptions) {
+    this.#o = opts;
+  }
+
+  get attachedCount() {
+    return this.#attached.size;
+  }
+
+  async start(): Promise<void> {
+    const { subscriber, keys } = this.#o;
+    subscriber.on('message', (channel: string, showId: string) => {
+      if (channel === keys.wakeChannel) void this.#attach(showId);
+    });
+    await subscriber.subscribe(keys.wakeChannel);
+    await this.#tick();
+    this.#timer = setInterval(() => void this.#tick(), this.#o.pollMs ?? 100);
+  }
+
+  async #tick(): Promise<void> {
+    if (this.#closing) return;
+    try {
+      const due = await this.#o.redis.zrangebyscore(this.#o.keys.activeShows, '-inf', Date.now(), 'LIMIT', 0, 500);
+      for (const showId of due) if (!this.#attached.has(showId)) void this.#attach(showId);
+      const now = Date.now();
+      for (const [showId, a] of this.#attached) {
+        if (a.running === 0 && now - a.lastActive > this.#o.idleMs) void this.#detach(showId);
+      }
+    } catch (err) {
+      this.#o.log.warn({ err }, 'polling active shows failed');
+    }
+  }
+
+  #attach(showId: string): Promise<void> {
+    if (this.#closing || this.#attached.has(showId)) return Promise.resolve();
+    const pending = this.#attaching.get(showId);
+    if (pending) return pending;
+    const p = this.#doAttach(showId).finally(() => this.#attaching.delete(showId));
+    this.#attaching.set(showId, p);
+    return p;
+  }
+
+  async #doAttach(showId: string): Promise<void> {
+    const { log } = this.#o;
+    try {
+      // Global concurrency is a queue setting: N = 1 gives strict FIFO across every worker process.
+      await this.#o.queues.get(showId).setGlobalConcurrency(this.#o.showConcurrency);
+      const worker = new Worker(showQueueName(showId), this.#o.processor, {
+        connection: this.#o.redis,
+        prefix: this.#o.prefix,
+        concurrency: this.#o.showConcurrency,
+        lockDuration: this.#o.lockMs,
+        stalledInterval: this.#o.lockMs,
+        // A job cut off by kill -9 comes back as stalled; allow that a few times before failing it.
+        maxStalledCount: 10,
+        drainDelay: 1,
+      });
+      const a: Attached = { worker, running: 0, lastActive: Date.now() };
+      worker.on('active', () => {
+        a.running++;
+        a.lastActive = Date.now();
+      });
+      const settled = () => {
+        a.running = Math.max(0, a.running - 1);
+        a.lastActive = Date.now();
+      };
+      worker.on('completed', settled);
+      worker.on('failed', (job, err) => {
+        settled();
+        const final = !job || job.attemptsMade >= (job.opts.attempts ?? 1) || err.name === 'UnrecoverableError';
+        log[final ? 'error' : 'warn']({ err, jobId: job?.id, showId, attempts: job?.attemptsMade }, final ? 'job failed for good' : 'job failed, will retry');
+      });
+      worker.on('error', (err) => log.error({ err, showId }, 'worker error'));
+      this.#attached.set(showId, a);
+      log.debug({ showId }, 'attached show queue');
+    } catch (err) {
+      log.warn({ err, showId }, 'could not attach show queue');
+    }
+  }
+
+  /**
+   * Lets an idle show go. Order matters: first record when the show next needs a worker (its
+   * earliest delayed job) or remove it, then close, then look for jobs that arrived meanwhile;
+   * an API that added a job after our first step has already set the entry back to "now".
+   */
+  async #detach(showId: string): Promise<void> {
+    const a = this.#attached.get(showId);
+    if (!a || this.#closing) return;
+    this.#attached.delete(showId);
+    const { redis, keys } = this.#o;
+    const queue = this.#o.queues.get(showId);
+    try {
+      const nextDue = await this.#nextDelayed(showId);
+      if (nextDue === null) await redis.zrem(keys.activeShows, showId);
+      else await redis.zadd(keys.activeShows, nextDue, showId);
+      await a.worker.close();
+      const counts = await queue.getJobCounts('wait', 'prioritized', 'active');
+      if (Object.values(counts).some((n) => n > 0)) await redis.zadd(keys.activeShows, Date.now(), showId);
+      this.#o.log.debug({ showId, nextDue }, 'let idle show queue go');
+    } catch (err) {
+      this.#o.log.warn({ err, showId }, 'detaching show queue failed; it will be picked up again');
+      await redis.zadd(keys.activeShows, Date.now(), showId).catch(() => {});
+    }
+  }
+
+  /** When the show's earliest delayed job is due (ms), or null. BullMQ scores are ms × 4096 + counter. */
+  async #nextDelayed(showId: string): Promise<number | null> {
+    const queue = this.#o.queues.get(showId);
+    const [, score] = await this.#o.redis.zrange(queue.keys.delayed!, '0', '0', 'WITHSCORES');
+    return score === undefined ? null : Math.floor(Number(score) / 4096);
+  }
+
+  /** Stops taking jobs, lets the active ones finish, closes every worker. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    if (this.#timer) clearInterval(this.#timer);
+    await Promise.allSettled(this.#attaching.values());
+    await Promise.all([...this.#attached.values()].map((a) => a.worker.close()));
+    this.#attached.clear();
+  }
+}
