@@ -230,6 +230,10 @@ export async function bookingRoutes(appBase: FastifyInstance, opts: { commandTim
   });
 
   app.post('/v1/bookings/:bookingId/cancel', {
+    // The body is optional: a bare POST is the natural way to say "cancel".
+    preValidation: async (request) => {
+      if (request.body === undefined) request.body = {};
+    },
     schema: {
       tags: ['bookings'],
       summary: 'Release a HELD booking, or cancel (and refund) a CONFIRMED one',
@@ -247,6 +251,6 @@ export async function bookingRoutes(appBase: FastifyInstance, opts: { commandTim
     if (doc.status === 'PENDING') throw new DomainError('BOOKING_PENDING', 'The booking is not decided yet', { headers: { 'retry-after': '1' } });
     if (doc.status === 'EXPIRED') throw new DomainError('BOOKING_EXPIRED', 'The hold already expired; nothing to cancel');
     if (doc.status === 'REJECTED') throw new DomainError('BOOKING_FINAL', 'The booking was rejected; nothing to cancel');
-    return runCommand('cancel', { bookingId, showId: doc.showId, reason: request.body?.reason ?? null });
+    return runCommand('cancel', { bookingId, showId: doc.showId, reason: request.body.reason ?? null });
   });
 }
