@@ -1,0 +1,122 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import t from 'tap';
+import { ShowQueues, redisKeys, type Booking } from '@booking/contracts';
+import { createShow, createSql, holdSeats } from '@booking/db';
+import { createTestDatabase, deleteRedisPrefix } from '@booking/db/testing';
+import { MockPaymentProvider } from '../src/payments.js';
+import { createProcessor, runSweep, type ProcessorDeps } from '../src/processors/index.js';
+import { createStatusPublisher } from '../src/status.js';
+import { ShowWorkers } from '../src/workers.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+t.test('show workers', async (t) => {
+  const db = await createTestDatabase();
+  const prefix = `tw${randomUUID().slice(0, 8)}`;
+  const keys = redisKeys(prefix);
+  const redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
+  const subscriber = redis.duplicate();
+  const sql = createSql(db.url, { max: 5 });
+  const queues = new ShowQueues(redis, prefix);
+  const log = pino({ level: 'silent' });
+  const deps: ProcessorDeps = { sql, payments: new MockPaymentProvider(), status: createStatusPublisher(redis, keys), queues, log };
+  const workers = new ShowWorkers({
+    redis, subscriber, queues, keys, prefix, log,
+    processor: createProcessor(deps),
+    showConcurrency: 1,
+    idleMs: 300,
+    lockMs: 2000,
+    pollMs: 50,
+  });
+  await workers.start();
+  t.teardown(async () => {
+    await workers.close();
+    await queues.close();
+    await sql.end({ timeout: 5 });
+    await deleteRedisPrefix(redis, prefix);
+    subscriber.disconnect();
+    await redis.quit();
+    await db.drop(!t.passing());
+  });
+
+  const newShow = (holdTtlSeconds: number) =>
+    createShow(sql, {
+      id: randomUUID(),
+      name: 'w',
+      venue: 'v',
+      startsAt: '2030-01-01T00:00:00Z',
+      holdTtlSeconds,
+      tiers: [{ code: 'GA', name: 'GA', priceCents: 500, currency: 'EUR' }],
+      generalAdmission: [{ tier: 'GA', capacity: 10 }],
+    });
+  const doc = async (bookingId: string) => {
+    const raw = await redis.get(keys.booking(bookingId));
+    return raw ? (JSON.parse(raw) as Booking) : null;
+  };
+  const holdCmd = (showId: string) => ({
+    bookingId: randomUUID(),
+    showId,
+    request: { items: [{ tier: 'GA', quantity: 1 }] },
+    customerRef: null,
+    idempotencyKey: null,
+    acceptedAt: new Date().toISOString(),
+  });
+
+  await t.test('a show with work gets a worker, which lets it go when idle and remembers the next expiry', async (t) => {
+    const show = await newShow(60);
+    const cmd = holdCmd(show.id);
+    await queues.add('hold', cmd);
+    await redis.zadd(keys.activeShows, Date.now(), show.id);
+    const held = await until('HELD document', async () => ((await doc(cmd.bookingId))?.status === 'HELD' ? doc(cmd.bookingId) : null));
+    t.equal(workers.attachedCount, 1);
+    await until('detach', async () => workers.attachedCount === 0);
+    const score = Number(await redis.zscore(keys.activeShows, show.id));
+    t.ok(Math.abs(score - Date.parse(held!.expiresAt!)) < 1000, 'the show is due again at the hold expiry');
+    const delayed = await queues.get(show.id).getJobCounts('delayed');
+    t.equal(delayed.delayed, 1, "the expiry job waits in the show's queue");
+  });
+
+  await t.test('a malformed job fails once, loudly, without retries', async (t) => {
+    const show = await newShow(60);
+    const job = await queues.get(show.id).add('hold', { nonsense: true }, { attempts: 5, jobId: `${randomUUID()}.hold` });
+    await redis.zadd(keys.activeShows, Date.now(), show.id);
+    await until('failed', async () => (await job.getState()) === 'failed');
+    const failed = await queues.get(show.id).getJob(job.id!);
+    t.equal(failed?.attemptsMade, 1);
+    t.match(failed?.failedReason, /malformed hold job/);
+  });
+
+  await t.test('an expiry job that fires before expiresAt (by database time) goes back to delayed', async (t) => {
+    const show = await newShow(60);
+    const cmd = holdCmd(show.id);
+    await holdSeats(sql, cmd);
+    const job = await queues.add('expire', { bookingId: cmd.bookingId, showId: show.id });
+    await redis.zadd(keys.activeShows, Date.now(), show.id);
+    await until('delayed again', async () => (await job.getState()) === 'delayed');
+    const [row] = await sql`select status from bookings where id = ${cmd.bookingId}`;
+    t.equal(row?.status, 'HELD');
+  });
+
+  await t.test('the sweep releases a hold whose delayed job was lost, and publishes it', async (t) => {
+    const show = await newShow(1);
+    const cmd = holdCmd(show.id);
+    await holdSeats(sql, cmd); // no expiry job scheduled: as if it was lost
+    await sleep(1200);
+    const released = await runSweep(deps, { graceMs: 0 });
+    t.ok(released >= 1);
+    t.equal((await doc(cmd.bookingId))?.status, 'EXPIRED');
+    const [seats] = await sql`select count(*)::int as n from seats where show_id = ${show.id} and status = 'AVAILABLE'`;
+    t.equal(seats?.n, 10, 'its seats are available again');
+  });
+});
