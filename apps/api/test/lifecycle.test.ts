@@ -139,7 +139,7 @@ t.test('booking lifecycle', async (t) => {
     t.equal(first.status, 202);
     const other = await sys.book(show.id, { items: [{ tier: 'GA', quantity: 2 }] }, { 'idempotency-key': 'key-reused' });
     t.equal(other.status, 422);
-    t.equal(other.body.code, 'IDEMPOTENCY_KEY_REUSED');
+    t.equal((other.body as unknown as { code: string }).code, 'IDEMPOTENCY_KEY_REUSED');
   });
 
   await t.test('ETag and If-None-Match give 304; a long-poll wakes when the booking changes', async (t) => {

@@ -43,8 +43,6 @@ end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 return false`;
 
-type Waiter = (raw: string, doc: Booking) => void;
-
 export const statusPlugin = fp(async (app: FastifyInstance, opts: { prefix: string }) => {
   const keys = redisKeys(opts.prefix);
   const redis = app.redis as typeof app.redis & {
@@ -52,7 +50,7 @@ export const statusPlugin = fp(async (app: FastifyInstance, opts: { prefix: stri
   };
   redis.defineCommand('bkAccept', { numberOfKeys: 2, lua: ACCEPT });
 
-  const bookingWaiters = new Map<string, Set<Waiter>>();
+  const bookingWaiters = new Map<string, Set<(m: StoredBooking) => void>>();
   const resultWaiters = new Map<string, Set<(r: CommandResult) => void>>();
 
   // One subscription per process; messages are fanned out to this process's waiters.
@@ -60,7 +58,7 @@ export const statusPlugin = fp(async (app: FastifyInstance, opts: { prefix: stri
     try {
       if (channel === keys.bookingChannel) {
         const doc = JSON.parse(message) as Booking;
-        for (const w of bookingWaiters.get(doc.id) ?? []) w(message, doc);
+        for (const w of bookingWaiters.get(doc.id) ?? []) w({ raw: message, doc });
       } else if (channel === keys.resultChannel) {
         const result = JSON.parse(message) as CommandResult;
         for (const w of resultWaiters.get(result.commandId) ?? []) w(result);
@@ -71,14 +69,44 @@ export const statusPlugin = fp(async (app: FastifyInstance, opts: { prefix: stri
   });
   await app.subscriber.subscribe(keys.bookingChannel, keys.resultChannel);
 
-  function register<T>(map: Map<string, Set<T>>, id: string, fn: T): () => void {
-    let set = map.get(id);
-    if (!set) map.set(id, (set = new Set()));
-    set.add(fn);
-    return () => {
-      set.delete(fn);
-      if (set.size === 0) map.delete(id);
-    };
+  const pending = new Set<() => void>();
+
+  /**
+   * The one waiting mechanism behind both long-polls: registers `id` in `waiters` first, then
+   * runs `check` (the current state), so a publish between the two cannot be missed. Resolves
+   * with the first value that `accept` takes, or null on timeout or shutdown.
+   */
+  function waitFor<M, T>(
+    waiters: Map<string, Set<(m: M) => void>>,
+    id: string,
+    ms: number,
+    accept: (m: M) => T | null,
+    check: () => Promise<T | null>,
+  ): Promise<T | null> {
+    return new Promise((resolve, reject) => {
+      let set = waiters.get(id);
+      if (!set) waiters.set(id, (set = new Set()));
+      const done = (value: T | null, err?: unknown) => {
+        clearTimeout(timer);
+        set.delete(onMessage);
+        if (set.size === 0 && waiters.get(id) === set) waiters.delete(id);
+        pending.delete(onShutdown);
+        if (err) reject(err);
+        else resolve(value);
+      };
+      const onMessage = (m: M) => {
+        const value = accept(m);
+        if (value !== null) done(value);
+      };
+      const onShutdown = () => done(null);
+      const timer = setTimeout(onShutdown, ms);
+      set.add(onMessage);
+      pending.add(onShutdown);
+      check().then(
+        (value) => value !== null && done(value),
+        (err) => done(null, err),
+      );
+    });
   }
 
   const store: StatusStore = {
@@ -107,61 +135,32 @@ export const statusPlugin = fp(async (app: FastifyInstance, opts: { prefix: stri
     },
 
     waitForChange(bookingId, version, ms) {
-      return new Promise((resolve, reject) => {
-        let done = false;
-        const finish = (value: StoredBooking | null) => {
-          if (done) return;
-          done = true;
-          clearTimeout(timer);
-          unregister();
-          resolve(value);
-        };
-        const unregister = register(bookingWaiters, bookingId, (raw, doc) => {
-          if (doc.version !== version) finish({ raw, doc });
-        });
-        const timer = setTimeout(() => finish(null), ms);
-        store.get(bookingId).then(
-          (current) => {
-            if (current && current.doc.version !== version) finish(current);
-          },
-          (err) => {
-            if (done) return;
-            done = true;
-            clearTimeout(timer);
-            unregister();
-            reject(err);
-          },
-        );
-      });
+      return waitFor<StoredBooking, StoredBooking>(
+        bookingWaiters,
+        bookingId,
+        ms,
+        (m) => (m.doc.version !== version ? m : null),
+        async () => {
+          const current = await store.get(bookingId);
+          return current && current.doc.version !== version ? current : null;
+        },
+      );
     },
 
     waitForResult(commandId, ms, afterRegister) {
-      return new Promise((resolve, reject) => {
-        let done = false;
-        const finish = (value: CommandResult | null) => {
-          if (done) return;
-          done = true;
-          clearTimeout(timer);
-          unregister();
-          resolve(value);
-        };
-        const unregister = register(resultWaiters, commandId, (r: CommandResult) => finish(r));
-        const timer = setTimeout(() => finish(null), ms);
+      return waitFor<CommandResult, CommandResult>(resultWaiters, commandId, ms, (r) => r, async () => {
+        await afterRegister();
         // The same command may have been decided already (a repeated confirm): its result is kept.
-        afterRegister()
-          .then(() => app.redis.get(keys.commandResult(commandId)))
-          .then((raw) => {
-            if (raw) finish(JSON.parse(raw) as CommandResult);
-          })
-          .catch((err) => {
-            if (done) return;
-            done = true;
-            clearTimeout(timer);
-            unregister();
-            reject(err);
-          });
+        const raw = await app.redis.get(keys.commandResult(commandId));
+        return raw ? (JSON.parse(raw) as CommandResult) : null;
       });
     },
   };
   app.decorate('status', store);
+
+  // On shutdown, answer every long-poll now (with what it has) instead of holding close() for
+  // up to 30 s: clients simply poll again, at the next instance.
+  app.addHook('preClose', async () => {
+    for (const stop of [...pending]) stop();
+  });
 });
