@@ -2,7 +2,7 @@ import { Compile } from 'typebox/compile';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import { JobSchemas, type Booking, type JobName, type JobPayloads, type PaymentProvider, type ShowQueues } from '@booking/contracts';
-import { InvalidCommand, type Sql } from '@booking/db';
+import { InvalidCommand, type Decision, type Sql } from '@booking/db';
 import type { StatusPublisher } from '../status.js';
 
 /** What processors need; passed in so tests call processors directly with real clients. */
@@ -50,4 +50,15 @@ export async function afterCommit(booking: Booking | null, deps: ProcessorDeps):
     const delay = Math.max(0, Date.parse(booking.expiresAt) - Date.now());
     await deps.queues.add('expire', { bookingId: booking.id, showId: booking.showId }, { delay });
   }
+}
+
+/**
+ * A confirm or cancel: decide it, then the usual after-commit work, then the result the waiting
+ * API request is listening for (kept a while, for a repeated request).
+ */
+export async function runBookingCommand(job: Job, deps: ProcessorDeps, decide: () => Promise<Decision>) {
+  const d = await decide();
+  await afterCommit(d.booking, deps);
+  await deps.status.publishResult({ commandId: job.id!, outcome: d.outcome, booking: d.booking, ...(d.detail ? { detail: d.detail } : {}) });
+  return { outcome: d.outcome, changed: d.changed };
 }
