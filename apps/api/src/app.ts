@@ -32,6 +32,8 @@ export async function buildApp({ config, logger }: BuildAppOptions): Promise<Fas
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   });
+  // JSON only: a body sent as text/plain is a 415, not a string that fails validation.
+  app.removeContentTypeParser('text/plain');
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });

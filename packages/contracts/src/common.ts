@@ -5,6 +5,13 @@ export const Uuid = Type.String({ format: 'uuid', description: 'UUID (random, v4
 export const Timestamp = Type.String({ format: 'date-time', description: 'RFC 3339 timestamp' });
 export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
+/**
+ * Free text. Postgres cannot store U+0000 in text, so it is refused here, at the edge, rather
+ * than failing a write later (in the worker, long after the client was told 202).
+ */
+export const Text = (opts: { minLength?: number; maxLength: number; description?: string }) =>
+  Type.String({ pattern: '^[^\\u0000]*$', ...opts });
+
 export const TierCode = Type.String({ pattern: '^[A-Z0-9_]{1,16}$', description: 'Tier code, e.g. VIP, FRONT, GA' });
 export const Currency = Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 currency code' });
 

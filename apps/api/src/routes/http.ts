@@ -18,17 +18,30 @@ export const AdminHeaders = Type.Object({ authorization: Type.Optional(Type.Stri
 /** Opaque keyset cursors: base64url of a JSON array. */
 export const cursor = {
   encode: (parts: (string | number)[]) => Buffer.from(JSON.stringify(parts)).toString('base64url'),
-  decode<T extends string[]>(value: string | undefined, arity: number): T | undefined {
+  /** Each part must pass its check, so nothing a client forged reaches SQL unchecked. */
+  decode<T extends string[]>(value: string | undefined, checks: { [K in keyof T]: (part: string) => boolean }): T | undefined {
     if (value === undefined) return undefined;
     try {
       const parts = JSON.parse(Buffer.from(value, 'base64url').toString('utf8')) as unknown;
-      if (Array.isArray(parts) && parts.length === arity && parts.every((p) => typeof p === 'string')) return parts as T;
+      if (
+        Array.isArray(parts) &&
+        parts.length === checks.length &&
+        parts.every((p, i) => typeof p === 'string' && (checks[i] as (part: string) => boolean)(p))
+      ) {
+        return parts as T;
+      }
     } catch {
       // fall through
     }
     throw invalid('The cursor is not one this API gave out', [{ path: '/querystring/cursor', message: 'is not a valid cursor' }]);
   },
 };
+
+/** Checks for cursor parts. */
+export const isTimestamp = (s: string) => /^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/.test(s) && !Number.isNaN(Date.parse(s));
+export const isUuid = (s: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);
+// Seat ranks are far below 10^18, which keeps them inside Postgres bigint.
+export const isRank = (s: string) => /^\d{1,18}$/.test(s);
 
 /**
  * `Prefer: wait=N` (RFC 7240): seconds to wait, capped at MAX_WAIT_SECONDS; null when absent.

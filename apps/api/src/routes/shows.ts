@@ -19,7 +19,7 @@ import {
 import { createShow, getShow, listBookings, listSeats, listShows, updateShow } from '@booking/db';
 import { DomainError, invalid } from '../errors.js';
 import { requireAdmin } from '../plugins/auth.js';
-import { AdminHeaders, AdminSecurity, cursor, problems } from './http.js';
+import { AdminHeaders, AdminSecurity, cursor, isRank, isTimestamp, isUuid, problems } from './http.js';
 
 /** What the JSON schema cannot say about a seat map: references between its parts. */
 function checkLayout(body: CreateShowBody): ProblemField[] {
@@ -79,7 +79,7 @@ export async function showRoutes(appBase: FastifyInstance, opts: { adminToken: s
     schema: { tags: ['shows'], summary: 'List shows, oldest first', querystring: ListShowsQuery, response: { 200: ShowList } },
   }, async (request) => {
     const limit = request.query.limit ?? 50;
-    const after = cursor.decode<[string, string]>(request.query.cursor, 2);
+    const after = cursor.decode<[string, string]>(request.query.cursor, [isTimestamp, isUuid]);
     const items = await listShows(app.sql, { limit, after: after && { createdAt: after[0], id: after[1] } });
     const last = items.length === limit ? items[items.length - 1] : undefined;
     return { items, nextCursor: last ? cursor.encode([last.createdAt, last.id]) : null };
@@ -109,8 +109,7 @@ export async function showRoutes(appBase: FastifyInstance, opts: { adminToken: s
   }, async (request) => {
     const { showId } = request.params;
     const limit = request.query.limit ?? 50;
-    const after = cursor.decode<[string]>(request.query.cursor, 1);
-    if (after && !/^\d{1,19}$/.test(after[0])) throw invalid('Bad cursor', [{ path: '/querystring/cursor', message: 'is not a valid cursor' }]);
+    const after = cursor.decode<[string]>(request.query.cursor, [isRank]);
     const rows = await listSeats(app.sql, showId, { tier: request.query.tier, status: request.query.status, limit, afterRank: after?.[0] });
     if (rows.length === 0 && !(await app.shows.get(showId))) throw notFound(showId);
     const last = rows.length === limit ? rows[rows.length - 1] : undefined;
@@ -151,7 +150,7 @@ export async function showRoutes(appBase: FastifyInstance, opts: { adminToken: s
     const { showId } = request.params;
     if (!(await app.shows.get(showId))) throw notFound(showId);
     const limit = request.query.limit ?? 50;
-    const after = cursor.decode<[string, string]>(request.query.cursor, 2);
+    const after = cursor.decode<[string, string]>(request.query.cursor, [isTimestamp, isUuid]);
     const items = await listBookings(app.sql, showId, { status: request.query.status, limit, after: after && { acceptedAt: after[0], id: after[1] } });
     const last = items.length === limit ? items[items.length - 1] : undefined;
     return { items, nextCursor: last ? cursor.encode([last.createdAt, last.id]) : null };

@@ -21,6 +21,11 @@ export function createProcessor(deps: ProcessorDeps) {
   return (job: Job, token?: string) => {
     const run = byName[job.name as JobName];
     if (!run) throw new UnrecoverableError(`unknown job name ${job.name}`);
-    return run(job, deps, token);
+    return run(job, deps, token).catch((err: { code?: string; message?: string }) => {
+      // SQLSTATE class 22 (data exception): the payload holds a value Postgres refuses; retrying
+      // the same payload cannot help, so fail once, loudly.
+      if (typeof err?.code === 'string' && err.code.startsWith('22')) throw new UnrecoverableError(`data exception ${err.code}: ${err.message}`);
+      throw err;
+    });
   };
 }

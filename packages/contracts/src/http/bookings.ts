@@ -1,5 +1,5 @@
 import Type, { type Static } from 'typebox';
-import { BookingStatus, Currency, IdempotencyKey, Nullable, PageQuery, TierCode, Timestamp, Uuid } from '../common.js';
+import { BookingStatus, Currency, IdempotencyKey, Nullable, PageQuery, Text, TierCode, Timestamp, Uuid } from '../common.js';
 
 /** Where the Prefer: wait=N long-poll stops (RFC 7240). */
 export const MAX_WAIT_SECONDS = 30;
@@ -23,7 +23,7 @@ export type BookingRequest = Static<typeof BookingRequest>;
 export const CreateBookingBody = Type.Object(
   {
     ...BookingRequest.properties,
-    customerRef: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    customerRef: Type.Optional(Text({ minLength: 1, maxLength: 200 })),
   },
   { additionalProperties: false, description: 'Give exactly one of seatIds or items' },
 );
@@ -38,13 +38,13 @@ export const BookingParams = Type.Object({ bookingId: Uuid }, { additionalProper
 export type BookingParams = Static<typeof BookingParams>;
 
 export const ConfirmBody = Type.Object(
-  { paymentToken: Type.String({ minLength: 1, maxLength: 200, description: 'tok_visa succeeds, tok_declined is declined' }) },
+  { paymentToken: Text({ minLength: 1, maxLength: 200, description: 'tok_visa succeeds, tok_declined is declined' }) },
   { additionalProperties: false },
 );
 export type ConfirmBody = Static<typeof ConfirmBody>;
 
 export const CancelBody = Type.Object(
-  { reason: Type.Optional(Type.String({ maxLength: 500 })) },
+  { reason: Type.Optional(Text({ maxLength: 500 })) },
   { additionalProperties: false },
 );
 export type CancelBody = Static<typeof CancelBody>;

@@ -1,5 +1,5 @@
 import Type, { type Static } from 'typebox';
-import { Currency, Nullable, PageQuery, SeatStatus, TierCode, Timestamp, Uuid } from '../common.js';
+import { Currency, Nullable, PageQuery, SeatStatus, Text, TierCode, Timestamp, Uuid } from '../common.js';
 
 /** Limits that keep one request's work bounded: a show's seat map is inserted in one statement. */
 export const SHOW_LIMITS = { maxSeatsPerShow: 100_000, maxTiers: 20, maxRows: 500, maxSeatsPerRow: 500 } as const;
@@ -7,7 +7,7 @@ export const SHOW_LIMITS = { maxSeatsPerShow: 100_000, maxTiers: 20, maxRows: 50
 export const TierInput = Type.Object(
   {
     code: TierCode,
-    name: Type.String({ minLength: 1, maxLength: 100 }),
+    name: Text({ minLength: 1, maxLength: 100 }),
     priceCents: Type.Integer({ minimum: 0, maximum: 100_000_000 }),
     currency: Currency,
   },
@@ -30,8 +30,8 @@ export const GeneralAdmissionBlock = Type.Object(
 );
 
 const ShowDetails = {
-  name: Type.String({ minLength: 1, maxLength: 200 }),
-  venue: Type.String({ minLength: 1, maxLength: 200 }),
+  name: Text({ minLength: 1, maxLength: 200 }),
+  venue: Text({ minLength: 1, maxLength: 200 }),
   startsAt: Timestamp,
   salesOpen: Type.Boolean({ description: 'When false, new bookings are REJECTED with SALES_CLOSED' }),
   holdTtlSeconds: Type.Integer({ minimum: 1, maximum: 86_400, description: 'How long a hold lasts before it expires' }),

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import Type, { type Static } from 'typebox';
-import { IdempotencyKey, Nullable, Timestamp, Uuid } from '../common.js';
+import { IdempotencyKey, Nullable, Text, Timestamp, Uuid } from '../common.js';
 import { Booking, BookingRequest } from '../http/bookings.js';
 
 /**
@@ -13,7 +13,7 @@ export const HoldJob = Type.Object(
     bookingId: Uuid,
     showId: Uuid,
     request: BookingRequest,
-    customerRef: Nullable(Type.String({ maxLength: 200 })),
+    customerRef: Nullable(Text({ maxLength: 200 })),
     idempotencyKey: Nullable(IdempotencyKey),
     acceptedAt: Timestamp,
   },
@@ -22,13 +22,13 @@ export const HoldJob = Type.Object(
 export type HoldJob = Static<typeof HoldJob>;
 
 export const ConfirmJob = Type.Object(
-  { bookingId: Uuid, showId: Uuid, paymentToken: Type.String({ minLength: 1, maxLength: 200 }) },
+  { bookingId: Uuid, showId: Uuid, paymentToken: Text({ minLength: 1, maxLength: 200 }) },
   { additionalProperties: false },
 );
 export type ConfirmJob = Static<typeof ConfirmJob>;
 
 export const CancelJob = Type.Object(
-  { bookingId: Uuid, showId: Uuid, reason: Nullable(Type.String({ maxLength: 500 })) },
+  { bookingId: Uuid, showId: Uuid, reason: Nullable(Text({ maxLength: 500 })) },
   { additionalProperties: false },
 );
 export type CancelJob = Static<typeof CancelJob>;
