@@ -23,4 +23,5 @@ closeWithGrace({ delay: 10_000, logger: app.log }, async ({ signal, err }) => {
   await app.close();
 });
 
-await app.listen({ host: config.HOST, port: config.PORT });
+// A deep accept queue: an on-sale opens thousands of connections in the same second.
+await app.listen({ host: config.HOST, port: config.PORT, backlog: 4096 });

@@ -113,7 +113,7 @@ export async function startSystem(
     ...opts.config,
   } as ApiConfig;
   const app = await buildApp({ config, logger: { level: 'warn' } });
-  await app.listen({ host: '127.0.0.1', port: 0 });
+  await app.listen({ host: '127.0.0.1', port: 0, backlog: 4096 });
   const address = app.server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   const workerEnv = { DATABASE_URL: db.url, REDIS_URL, QUEUE_PREFIX: prefix, WORKER_IDLE_MS: '2000', JOB_LOCK_MS: '2000', ...opts.workerEnv };
