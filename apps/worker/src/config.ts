@@ -8,6 +8,8 @@ export const WorkerConfigSchema = Type.Object({
   LOG_LEVEL: LogLevel,
   /** Jobs of one show in flight at once across all workers; 1 = strict FIFO per show. */
   SHOW_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 1 }),
+  /** Holds (or expiries) queued back to back that one transaction may decide; 1 = no batching. */
+  BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
   /** A show's queue is let go after this long without work. */
   WORKER_IDLE_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 5000 }),
   /** A crashed worker's job comes back after at most about this long. */

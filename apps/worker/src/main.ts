@@ -29,7 +29,9 @@ subscriber.on('error', (err) => log.warn({ err }, 'redis subscriber error'));
 const sql = createSql(config.DATABASE_URL, { max: config.DB_POOL_SIZE, applicationName: 'booking-worker' });
 const keys = redisKeys(config.QUEUE_PREFIX);
 const queues = new ShowQueues(redis, config.QUEUE_PREFIX);
-const deps = { sql, payments: new MockPaymentProvider(), status: createStatusPublisher(redis, keys), queues, log };
+// Batching decides commands ahead of their jobs, which is only safe while a show runs one job at a time.
+const batchSize = config.SHOW_CONCURRENCY === 1 ? config.BATCH_SIZE : 1;
+const deps = { sql, payments: new MockPaymentProvider(), status: createStatusPublisher(redis, keys), queues, log, batchSize };
 
 const workers = new ShowWorkers({
   redis,
@@ -63,4 +65,4 @@ closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS, logger: log }, async ({ signal
 });
 
 await workers.start();
-log.info({ prefix: config.QUEUE_PREFIX, showConcurrency: config.SHOW_CONCURRENCY }, 'worker started');
+log.info({ prefix: config.QUEUE_PREFIX, showConcurrency: config.SHOW_CONCURRENCY, batchSize }, 'worker started');

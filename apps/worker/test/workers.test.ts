@@ -30,7 +30,7 @@ t.test('show workers', async (t) => {
   const sql = createSql(db.url, { max: 5 });
   const queues = new ShowQueues(redis, prefix);
   const log = pino({ level: 'silent' });
-  const deps: ProcessorDeps = { sql, payments: new MockPaymentProvider(), status: createStatusPublisher(redis, keys), queues, log };
+  const deps: ProcessorDeps = { sql, payments: new MockPaymentProvider(), status: createStatusPublisher(redis, keys), queues, log, batchSize: 20 };
   const workers = new ShowWorkers({
     redis, subscriber, queues, keys, prefix, log,
     processor: createProcessor(deps),
@@ -85,6 +85,25 @@ t.test('show workers', async (t) => {
     t.ok(Math.abs(score - Date.parse(held!.expiresAt!)) < 1000, 'the show is due again at the hold expiry');
     const delayed = await queues.get(show.id).getJobCounts('delayed');
     t.equal(delayed.delayed, 1, "the expiry job waits in the show's queue");
+  });
+
+  await t.test('holds queued back to back are decided in one transaction, in acceptance order', async (t) => {
+    const show = await newShow(60); // 10 GA seats
+    const queue = queues.get(show.id);
+    await queue.pause();
+    const cmds = Array.from({ length: 14 }, () => holdCmd(show.id));
+    for (const cmd of cmds) await queues.add('hold', cmd);
+    await redis.zadd(keys.activeShows, Date.now(), show.id);
+    await queue.resume();
+    const docs = await until('all decided', async () => {
+      const all = await Promise.all(cmds.map((c) => doc(c.bookingId)));
+      return all.every((d) => d && d.status !== 'PENDING') ? (all as Booking[]) : null;
+    });
+    t.same(docs.map((d) => d.status), [...Array(10).fill('HELD'), ...Array(4).fill('REJECTED')], 'the first ten accepted won');
+    const decidedAt = await sql<{ at: Date }[]>`
+      select distinct at from booking_events where booking_id = any(${cmds.map((c) => c.bookingId)}::uuid[]) and from_status = 'PENDING'`;
+    t.equal(decidedAt.length, 1, 'one transaction (one now()) decided all fourteen');
+    await until('queue drained', async () => (await queue.getJobCounts('wait', 'active')).wait === 0);
   });
 
   await t.test('a malformed job fails once, loudly, without retries', async (t) => {

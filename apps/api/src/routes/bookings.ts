@@ -202,7 +202,8 @@ export async function bookingRoutes(appBase: FastifyInstance, opts: { commandTim
       stored = (await app.status.waitForChange(bookingId, known, wait * 1000)) ?? stored;
     }
     if (known !== null && stored.doc.version === known) {
-      return reply.code(304).header('etag', etag(stored.doc)).header('cache-control', 'no-cache').send(null);
+      // A 304 has no body (RFC 9110 §15.4.5); the raw reply skips the JSON serializer's "null".
+      return (reply as FastifyReply).code(304).header('etag', etag(stored.doc)).header('cache-control', 'no-cache').send();
     }
     return sendBooking(reply, stored);
   });

@@ -1,19 +1,26 @@
 import { DelayedError, type Job } from 'bullmq';
-import { expireHold } from '@booking/db';
-import { parsePayload, type ProcessorDeps } from './shared.js';
+import { expireHolds } from '@booking/db';
+import { parsePayload, peekBatch, type ProcessorDeps } from './shared.js';
 
 /**
- * Fires at the hold's expiresAt. If it fired early by the database's clock (clocks differ a
- * little), the job goes back to delayed for the rest of the time instead of releasing early.
+ * Fires at the hold's expiresAt and releases it, together with the expiries queued right behind
+ * it (one transaction). If it fired early by the database's clock (clocks differ a little), the
+ * job goes back to delayed for the rest of the time instead of releasing early.
  */
 export async function processExpire(job: Job, deps: ProcessorDeps, token?: string) {
   const cmd = parsePayload('expire', job);
-  const d = await expireHold(deps.sql, cmd.bookingId);
-  if (d.retryInMs !== undefined && token) {
-    await job.moveToDelayed(Date.now() + d.retryInMs, token);
+  if (deps.batchSize > 1) {
+    const status = await deps.status.currentStatus(cmd.bookingId);
+    if (status && status !== 'HELD') return { status, changed: false }; // released, confirmed or cancelled already
+  }
+  const more = await peekBatch(job, 'expire', deps);
+  const results = await expireHolds(deps.sql, [cmd.bookingId, ...more.map((m) => m.bookingId)]);
+  // Also on a replay: a worker killed after the commit left the documents unwritten.
+  await Promise.all(results.map((r) => (r.booking && r.booking.status !== 'HELD' ? deps.status.publishBooking(r.booking) : undefined)));
+  const own = results[0]!;
+  if (own.retryInMs !== undefined && token) {
+    await job.moveToDelayed(Date.now() + own.retryInMs, token);
     throw new DelayedError();
   }
-  // Also on a replay: a worker killed after the commit left the document unwritten.
-  if (d.booking && d.booking.status !== 'HELD') await deps.status.publishBooking(d.booking);
-  return { status: d.booking?.status, changed: d.changed };
+  return { status: own.booking?.status, changed: own.changed, batch: results.length };
 }

@@ -12,6 +12,11 @@ export interface ProcessorDeps {
   status: StatusPublisher;
   queues: ShowQueues;
   log: Logger;
+  /**
+   * How many consecutive commands of one kind (holds, expiries) one job may decide in a single
+   * transaction. 1 turns batching off; it is only safe with one job of a show in flight at a time.
+   */
+  batchSize: number;
 }
 
 const validators = Object.fromEntries(Object.entries(JobSchemas).map(([name, schema]) => [name, Compile(schema)])) as {
@@ -39,17 +44,38 @@ export async function unlessInvalid<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 /**
- * After commit: the status document to Redis (and its publish), and for a live hold the delayed
- * job that releases it at expiresAt. Runs on replays too — a worker killed between commit and
- * here left both undone, and both are idempotent (version guard, job id).
+ * After commit: for each live hold the delayed job that releases it at expiresAt, then the status
+ * documents (and their publish). Expiry jobs first: a document that says HELD then implies its
+ * expiry is scheduled, which lets a later job trust the document (see processHold). Runs on
+ * replays too — a worker killed between commit and here left this undone, and all of it is
+ * idempotent (version guard, job id).
  */
-export async function afterCommit(booking: Booking | null, deps: ProcessorDeps): Promise<void> {
-  if (!booking) return;
-  await deps.status.publishBooking(booking);
-  if (booking.status === 'HELD' && booking.expiresAt) {
-    const delay = Math.max(0, Date.parse(booking.expiresAt) - Date.now());
-    await deps.queues.add('expire', { bookingId: booking.id, showId: booking.showId }, { delay });
+export async function afterCommit(bookings: readonly (Booking | null)[], deps: ProcessorDeps): Promise<void> {
+  const live = bookings.filter((b): b is Booking => b !== null);
+  await Promise.all(
+    live
+      .filter((b) => b.status === 'HELD' && b.expiresAt)
+      .map((b) => deps.queues.add('expire', { bookingId: b.id, showId: b.showId }, { delay: Math.max(0, Date.parse(b.expiresAt!) - Date.now()) })),
+  );
+  await Promise.all(live.map((b) => deps.status.publishBooking(b)));
+}
+
+/**
+ * The commands of the same kind waiting right behind `job` in its show's queue, oldest first,
+ * up to the batch size. The batch stops at the first command of another kind, so commands are
+ * still decided strictly in acceptance order. The peeked jobs stay in the queue: each is still
+ * run and acknowledged on its own later, and finds its booking already decided.
+ */
+export async function peekBatch<N extends 'hold' | 'expire'>(job: Job, name: N, deps: ProcessorDeps): Promise<JobPayloads[N][]> {
+  if (deps.batchSize <= 1) return [];
+  const showId = (job.data as { showId: string }).showId;
+  const waiting = await deps.queues.get(showId).getJobs(['wait'], 0, deps.batchSize - 2, true);
+  const batch: JobPayloads[N][] = [];
+  for (const next of waiting) {
+    if (!next || next.name !== name || !validators[name].Check(next.data)) break;
+    batch.push(next.data as JobPayloads[N]);
   }
+  return batch;
 }
 
 /**
@@ -58,7 +84,7 @@ export async function afterCommit(booking: Booking | null, deps: ProcessorDeps):
  */
 export async function runBookingCommand(job: Job, deps: ProcessorDeps, decide: () => Promise<Decision>) {
   const d = await decide();
-  await afterCommit(d.booking, deps);
+  await afterCommit([d.booking], deps);
   await deps.status.publishResult({ commandId: job.id!, outcome: d.outcome, booking: d.booking, ...(d.detail ? { detail: d.detail } : {}) });
   return { outcome: d.outcome, changed: d.changed };
 }

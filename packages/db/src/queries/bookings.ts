@@ -42,19 +42,68 @@ export async function inTransaction<T>(sql: Sql, fn: (tx: Executor) => Promise<T
   }
 }
 
-async function insertRejection(tx: Executor, cmd: HoldJob, code: RejectionCode, keepKey: boolean) {
-  await tx`
+interface ShowRules {
+  salesOpen: boolean;
+  holdTtlSeconds: number;
+  maxSeatsPerBooking: number;
+}
+
+interface ClaimedSeat {
+  id: string;
+  tier: string;
+  label: string | null;
+  priceCents: number;
+  currency: string;
+  rank: number;
+}
+
+const iso = (d: Date | string) => new Date(d).toISOString();
+
+/** The document of a booking decided just now, built from what the writes returned (no re-read). */
+function decidedDoc(cmd: HoldJob, at: Date, outcome: { seats: ClaimedSeat[]; expiresAt: Date } | { rejection: RejectionCode }): Booking {
+  const accepted = iso(cmd.acceptedAt);
+  const now = iso(at);
+  const held = 'seats' in outcome;
+  const seats = held ? [...outcome.seats].sort((a, b) => a.rank - b.rank) : [];
+  return {
+    id: cmd.bookingId,
+    showId: cmd.showId,
+    status: held ? 'HELD' : 'REJECTED',
+    version: 2,
+    request: cmd.request,
+    customerRef: cmd.customerRef,
+    seats: seats.map(({ id, tier, label, priceCents }) => ({ id, tier, label, priceCents })),
+    totalCents: held ? seats.reduce((n, s) => n + s.priceCents, 0) : null,
+    currency: held ? (seats[0]?.currency ?? null) : null,
+    expiresAt: held ? iso(outcome.expiresAt) : null,
+    rejection: held ? null : { code: outcome.rejection, detail: RejectionCodes[outcome.rejection] },
+    payment: null,
+    refund: null,
+    createdAt: accepted,
+    updatedAt: now,
+    transitions: [
+      { status: 'PENDING', at: accepted },
+      { status: held ? 'HELD' : 'REJECTED', at: now },
+    ],
+  };
+}
+
+async function insertRejection(tx: Executor, cmd: HoldJob, code: RejectionCode, keepKey: boolean): Promise<Booking> {
+  const [row] = await tx<{ rejectedAt: Date }[]>`
     with b as (
       insert into bookings (id, show_id, status, version, request, customer_ref, idempotency_key,
                             rejection_code, rejection_detail, accepted_at, rejected_at, updated_at)
       values (${cmd.bookingId}, ${cmd.showId}, 'REJECTED', 2, ${tx.json(cmd.request as never)}, ${cmd.customerRef},
               ${keepKey ? cmd.idempotencyKey : null}, ${code}, ${RejectionCodes[code]}, ${cmd.acceptedAt}, now(), now())
-      returning id, accepted_at
+      returning id, accepted_at, rejected_at
+    ), e as (
+      insert into booking_events (booking_id, from_status, to_status, at)
+      select id, null, 'PENDING', accepted_at from b
+      union all
+      select id, 'PENDING', 'REJECTED', rejected_at from b
     )
-    insert into booking_events (booking_id, from_status, to_status, at)
-    select id, null, 'PENDING', accepted_at from b
-    union all
-    select id, 'PENDING', 'REJECTED', now() from b`;
+    select rejected_at from b`;
+  return decidedDoc(cmd, row!.rejectedAt, { rejection: code });
 }
 
 /**
@@ -65,15 +114,17 @@ async function insertRejection(tx: Executor, cmd: HoldJob, code: RejectionCode, 
  * some AVAILABLE seats are locked by a concurrent claim that may still roll back; we count the
  * AVAILABLE seats without locking to tell the two apart and throw SeatContention (retry) in the
  * second case, so a buyer is never told SOLD_OUT while seats may still come free.
+ * (`of s`: only the seat rows are locked, never the shared tier row.)
  */
-async function claimBestAvailable(tx: Executor, showId: string, tier: string, quantity: number): Promise<string[] | null> {
-  const rows = await tx<{ id: string }[]>`
-    select id from seats
-     where show_id = ${showId} and tier_code = ${tier} and status = 'AVAILABLE'
-     order by rank
+async function claimBestAvailable(tx: Executor, showId: string, tier: string, quantity: number): Promise<ClaimedSeat[] | null> {
+  const rows = await tx<ClaimedSeat[]>`
+    select s.id, s.tier_code as tier, s.label, t.price_cents, t.currency, s.rank::float8 as rank
+      from seats s join tiers t on t.show_id = s.show_id and t.code = s.tier_code
+     where s.show_id = ${showId} and s.tier_code = ${tier} and s.status = 'AVAILABLE'
+     order by s.rank
      limit ${quantity}
-       for update skip locked`;
-  if (rows.length === quantity) return rows.map((r) => r.id);
+       for update of s skip locked`;
+  if (rows.length === quantity) return rows;
   const [{ available } = { available: 0 }] = await tx<{ available: number }[]>`
     select count(*)::int as available from seats
      where show_id = ${showId} and tier_code = ${tier} and status = 'AVAILABLE'`;
@@ -87,87 +138,114 @@ async function claimBestAvailable(tx: Executor, showId: string, tier: string, qu
  * then see what it left. Locks are taken in id order so two claims cannot deadlock.
  * Fewer rows than ids means some id is not a seat of this show (the API checks this first).
  */
-async function claimExactSeats(tx: Executor, showId: string, seatIds: string[]): Promise<string[] | null> {
-  const rows = await tx<{ id: string; status: string }[]>`
-    select id, status from seats
-     where show_id = ${showId} and id = any(${seatIds}::uuid[])
-     order by id
-       for update`;
+async function claimExactSeats(tx: Executor, showId: string, seatIds: string[]): Promise<ClaimedSeat[] | null> {
+  const rows = await tx<(ClaimedSeat & { status: string })[]>`
+    select s.id, s.tier_code as tier, s.label, t.price_cents, t.currency, s.rank::float8 as rank, s.status
+      from seats s join tiers t on t.show_id = s.show_id and t.code = s.tier_code
+     where s.show_id = ${showId} and s.id = any(${seatIds}::uuid[])
+     order by s.id
+       for update of s`;
   if (rows.length !== seatIds.length || rows.some((r) => r.status !== 'AVAILABLE')) return null;
-  return rows.map((r) => r.id);
+  return rows;
 }
 
-/**
- * Decides one hold command inside the caller's transaction: HELD with the seats claimed, or
- * REJECTED with a reason. All or nothing across the request's tiers. A replay (booking already
- * decided) changes nothing and returns the stored decision.
- */
-export async function decideHold(tx: Executor, cmd: HoldJob): Promise<Decision> {
-  const [ctx] = await tx<{ salesOpen: boolean; holdTtlSeconds: number; maxSeatsPerBooking: number; existing: string | null; keyOwner: string | null }[]>`
-    select s.sales_open, s.hold_ttl_seconds, s.max_seats_per_booking,
-           (select status from bookings where id = ${cmd.bookingId}) as existing,
-           (select id from bookings where idempotency_key = ${cmd.idempotencyKey}) as key_owner
-      from shows s where s.id = ${cmd.showId}`;
-  if (!ctx) throw new InvalidCommand(`show ${cmd.showId} does not exist`);
-  if (ctx.existing) return { outcome: 'OK', booking: await getBooking(tx, cmd.bookingId), changed: false };
-
-  const reject = async (code: RejectionCode) => {
-    await insertRejection(tx, cmd, code, code !== 'DUPLICATE_REQUEST');
-    return { outcome: 'OK' as const, booking: await getBooking(tx, cmd.bookingId), changed: true };
-  };
-  if (ctx.keyOwner) return reject('DUPLICATE_REQUEST');
-  if (!ctx.salesOpen) return reject('SALES_CLOSED');
+/** Decides one new (never seen) hold command against the show's rules. */
+async function decideNewHold(tx: Executor, cmd: HoldJob, rules: ShowRules, keyTaken: boolean): Promise<Booking> {
+  if (keyTaken) return insertRejection(tx, cmd, 'DUPLICATE_REQUEST', false);
+  if (!rules.salesOpen) return insertRejection(tx, cmd, 'SALES_CLOSED', true);
 
   const { seatIds, items } = cmd.request;
   const quantity = seatIds ? seatIds.length : (items ?? []).reduce((n, i) => n + i.quantity, 0);
   if (quantity === 0) throw new InvalidCommand('hold asks for no seats');
-  if (quantity > ctx.maxSeatsPerBooking) return reject('TOO_MANY_SEATS');
+  if (quantity > rules.maxSeatsPerBooking) return insertRejection(tx, cmd, 'TOO_MANY_SEATS', true);
 
-  let claimed: string[] = [];
+  const claimed: ClaimedSeat[] = [];
   if (seatIds) {
     const got = await claimExactSeats(tx, cmd.showId, seatIds);
-    if (!got) return reject('SEATS_UNAVAILABLE');
-    claimed = got;
+    if (!got) return insertRejection(tx, cmd, 'SEATS_UNAVAILABLE', true);
+    claimed.push(...got);
   } else {
     // Tiers in a fixed order so concurrent multi-tier claims lock in the same order.
     for (const item of [...(items ?? [])].sort((a, b) => a.tier.localeCompare(b.tier))) {
       const got = await claimBestAvailable(tx, cmd.showId, item.tier, item.quantity);
-      if (!got) return reject('SOLD_OUT');
+      if (!got) return insertRejection(tx, cmd, 'SOLD_OUT', true);
       claimed.push(...got);
     }
   }
 
   // Booking, seats, what it got and its audit trail in one statement. The seats' foreign key to
   // (booking id, status) is deferred to commit, so the order of these writes does not matter.
-  await tx`
-    with picked as (
-      select s.id, t.price_cents, t.currency
-        from seats s join tiers t on t.show_id = s.show_id and t.code = s.tier_code
-       where s.id = any(${claimed}::uuid[])
-    ), b as (
+  const ids = claimed.map((c) => c.id);
+  const [row] = await tx<{ expiresAt: Date; heldAt: Date }[]>`
+    with b as (
       insert into bookings (id, show_id, status, version, request, customer_ref, idempotency_key,
                             total_cents, currency, expires_at, accepted_at, held_at, updated_at)
-      select ${cmd.bookingId}, ${cmd.showId}, 'HELD', 2, ${tx.json(cmd.request as never)}, ${cmd.customerRef},
-             ${cmd.idempotencyKey}, sum(price_cents), min(currency),
-             now() + make_interval(secs => ${ctx.holdTtlSeconds}), ${cmd.acceptedAt}, now(), now()
-        from picked
-      returning id, accepted_at
+      values (${cmd.bookingId}, ${cmd.showId}, 'HELD', 2, ${tx.json(cmd.request as never)}, ${cmd.customerRef},
+              ${cmd.idempotencyKey}, ${claimed.reduce((n, c) => n + c.priceCents, 0)}, ${claimed[0]!.currency},
+              now() + make_interval(secs => ${rules.holdTtlSeconds}), ${cmd.acceptedAt}, now(), now())
+      returning id, accepted_at, expires_at, held_at
     ), u as (
-      update seats set status = 'HELD', booking_id = ${cmd.bookingId} where id = any(${claimed}::uuid[])
+      update seats set status = 'HELD', booking_id = ${cmd.bookingId} where id = any(${ids}::uuid[])
     ), bs as (
       insert into booking_seats (booking_id, seat_id, price_cents)
-      select ${cmd.bookingId}, id, price_cents from picked
+      select ${cmd.bookingId}, unnest(${ids}::uuid[]), unnest(${claimed.map((c) => c.priceCents)}::int[])
+    ), e as (
+      insert into booking_events (booking_id, from_status, to_status, at)
+      select id, null, 'PENDING', accepted_at from b
+      union all
+      select id, 'PENDING', 'HELD', held_at from b
     )
-    insert into booking_events (booking_id, from_status, to_status, at)
-    select id, null, 'PENDING', accepted_at from b
-    union all
-    select id, 'PENDING', 'HELD', now() from b`;
-  return { outcome: 'OK', booking: await getBooking(tx, cmd.bookingId), changed: true };
+    select expires_at, held_at from b`;
+  return decidedDoc(cmd, row!.heldAt, { seats: claimed, expiresAt: row!.expiresAt });
+}
+
+/**
+ * Decides hold commands of one show, in the given (acceptance) order, inside the caller's
+ * transaction: each HELD with its seats or REJECTED with a reason, all or nothing per command.
+ * A command whose booking is already decided (a replayed job) changes nothing and gets the
+ * stored decision. Deciding many in one transaction is what makes a hot show fast: the
+ * show's rules and the replay/idempotency checks are read once, and each decision costs a
+ * claim and one write.
+ */
+export async function decideHolds(tx: Executor, cmds: readonly HoldJob[]): Promise<Decision[]> {
+  if (cmds.length === 0) return [];
+  const showId = cmds[0]!.showId;
+  if (cmds.some((c) => c.showId !== showId)) throw new InvalidCommand('a batch of holds must be of one show');
+  const [rules] = await tx<ShowRules[]>`
+    select sales_open, hold_ttl_seconds, max_seats_per_booking from shows where id = ${showId}`;
+  if (!rules) throw new InvalidCommand(`show ${showId} does not exist`);
+  const ids = cmds.map((c) => c.bookingId);
+  const keys = cmds.flatMap((c) => (c.idempotencyKey ? [c.idempotencyKey] : []));
+  const taken = await tx<{ id: string; idempotencyKey: string | null }[]>`
+    select id, idempotency_key from bookings
+     where id = any(${ids}::uuid[]) or idempotency_key = any(${keys}::text[])`;
+  const existing = new Set(taken.filter((r) => ids.includes(r.id)).map((r) => r.id));
+  const usedKeys = new Set(taken.flatMap((r) => (r.idempotencyKey && !existing.has(r.id) ? [r.idempotencyKey] : [])));
+  const replays = new Map((await getBookingDocs(tx, [...existing])).map((b) => [b.id, b]));
+
+  const decisions: Decision[] = [];
+  for (const cmd of cmds) {
+    if (existing.has(cmd.bookingId)) {
+      decisions.push({ outcome: 'OK', booking: replays.get(cmd.bookingId) ?? null, changed: false });
+      continue;
+    }
+    const key = cmd.idempotencyKey;
+    const booking = await decideNewHold(tx, cmd, rules, key !== null && usedKeys.has(key));
+    if (key && booking.rejection?.code !== 'DUPLICATE_REQUEST') usedKeys.add(key);
+    decisions.push({ outcome: 'OK', booking, changed: true });
+  }
+  return decisions;
+}
+
+/** Hold commands of one show, decided in one transaction (retried whole on contention). */
+export function holdSeatsBatch(sql: Sql, cmds: readonly HoldJob[]): Promise<Decision[]> {
+  return inTransaction(sql, (tx) => decideHolds(tx, cmds));
 }
 
 /** One hold command in its own transaction. */
-export function holdSeats(sql: Sql, cmd: HoldJob): Promise<Decision> {
-  return inTransaction(sql, (tx) => decideHold(tx, cmd));
+export async function holdSeats(sql: Sql, cmd: HoldJob): Promise<Decision> {
+  const [decision] = await holdSeatsBatch(sql, [cmd]);
+  return decision!;
 }
 
 interface LockedBooking {
@@ -273,22 +351,44 @@ export async function cancelBooking(sql: Sql, payments: PaymentProvider, cmd: { 
   });
 }
 
-export type ExpireResult = Decision & { retryInMs?: number };
+export interface ExpireResult extends Decision {
+  /** Set when the hold is still live by the database's clock: how long until it expires. */
+  retryInMs?: number;
+}
 
 /**
- * The delayed job's release: HELD and past expiresAt (database time) → EXPIRED, seats free.
- * Anything else is left alone — in particular a CONFIRMED booking is never released. When the
- * job fired early by the database's clock, says how long to wait.
+ * The delayed jobs' release: each booking that is HELD and past expiresAt (database time) →
+ * EXPIRED, seats free, all in one transaction. Anything else is left alone — in particular a
+ * CONFIRMED booking is never released. A job that fired early by the database's clock is told
+ * how long to wait. Rows are locked in id order, so a batch cannot deadlock with another.
  */
-export async function expireHold(sql: Sql, bookingId: string): Promise<ExpireResult> {
+export async function expireHolds(sql: Sql, bookingIds: readonly string[]): Promise<ExpireResult[]> {
   return inTransaction(sql, async (tx) => {
-    const b = await lockBooking(tx, bookingId);
-    if (!b) return { outcome: 'BOOKING_NOT_FOUND', booking: null, changed: false };
-    if (b.status !== 'HELD') return decided(tx, b.id, 'OK', false);
-    if (!b.expired) return { ...(await decided(tx, b.id, 'OK', false)), retryInMs: Math.max(1, Math.ceil(b.msToExpiry ?? 1)) };
-    await releaseBookings(tx, [b.id], 'HELD', 'EXPIRED', { by: 'expiry' });
-    return decided(tx, b.id, 'OK', true);
+    const locked = await tx<LockedBooking[]>`
+      select id, status, total_cents, currency, payment_ref,
+             expires_at <= now() as expired,
+             (extract(epoch from (expires_at - now())) * 1000)::float8 as ms_to_expiry
+        from bookings where id = any(${bookingIds as string[]}::uuid[])
+       order by id
+         for update`;
+    const byId = new Map(locked.map((b) => [b.id, b]));
+    const due = locked.filter((b) => b.status === 'HELD' && b.expired).map((b) => b.id);
+    await releaseBookings(tx, due, 'HELD', 'EXPIRED', { by: 'expiry' });
+    const docs = new Map((await getBookingDocs(tx, locked.map((b) => b.id))).map((d) => [d.id, d]));
+    return bookingIds.map((id): ExpireResult => {
+      const b = byId.get(id);
+      if (!b) return { outcome: 'BOOKING_NOT_FOUND', booking: null, changed: false };
+      const result: ExpireResult = { outcome: 'OK', booking: docs.get(id) ?? null, changed: due.includes(id) };
+      if (b.status === 'HELD' && !b.expired) result.retryInMs = Math.max(1, Math.ceil(b.msToExpiry ?? 1));
+      return result;
+    });
   });
+}
+
+/** One delayed job's release (see expireHolds). */
+export async function expireHold(sql: Sql, bookingId: string): Promise<ExpireResult> {
+  const [result] = await expireHolds(sql, [bookingId]);
+  return result!;
 }
 
 /**
