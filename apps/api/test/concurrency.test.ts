@@ -366,7 +366,9 @@ t.test('three worker processes with SHOW_CONCURRENCY=4 (four holds of one show i
 });
 
 t.test('two worker processes, one of them killed with kill -9', async (t) => {
-  const sys = await startSystem(t, { workers: 2 });
+  // Small batches (5 holds per transaction) so the 1,500 decisions take long enough for the kill
+  // to land mid-sale; with the default of 100 they are all decided before the test can react.
+  const sys = await startSystem(t, { workers: 2, workerEnv: { BATCH_SIZE: '5' } });
   const sql = testSql(t, sys);
   const decidedCount = async (showId: string) =>
     (await sql<{ n: number }[]>`select count(*)::int as n from bookings where show_id = ${showId}`)[0]!.n;

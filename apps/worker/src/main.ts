@@ -7,6 +7,7 @@ import { createSql } from '@booking/db';
 import { loadWorkerConfig } from './config.js';
 import { MockPaymentProvider } from './payments.js';
 import { createProcessor, runSweep } from './processors/index.js';
+import { createRetireJobs } from './retire.js';
 import { createStatusPublisher } from './status.js';
 import { ShowWorkers } from './workers.js';
 
@@ -31,7 +32,7 @@ const keys = redisKeys(config.QUEUE_PREFIX);
 const queues = new ShowQueues(redis, config.QUEUE_PREFIX);
 // Batching decides commands ahead of their jobs, which is only safe while a show runs one job at a time.
 const batchSize = config.SHOW_CONCURRENCY === 1 ? config.BATCH_SIZE : 1;
-const deps = { sql, payments: new MockPaymentProvider(), status: createStatusPublisher(redis, keys), queues, log, batchSize };
+const deps = { sql, payments: new MockPaymentProvider(), status: createStatusPublisher(redis, keys), queues, log, batchSize, retireJobs: createRetireJobs(redis, queues) };
 
 const workers = new ShowWorkers({
   redis,

@@ -7,6 +7,7 @@ import { createShow, createSql, holdSeats } from '@booking/db';
 import { createTestDatabase, deleteRedisPrefix } from '@booking/db/testing';
 import { MockPaymentProvider } from '../src/payments.js';
 import { createProcessor, runSweep, type ProcessorDeps } from '../src/processors/index.js';
+import { createRetireJobs } from '../src/retire.js';
 import { createStatusPublisher } from '../src/status.js';
 import { ShowWorkers } from '../src/workers.js';
 
@@ -30,7 +31,15 @@ t.test('show workers', async (t) => {
   const sql = createSql(db.url, { max: 5 });
   const queues = new ShowQueues(redis, prefix);
   const log = pino({ level: 'silent' });
-  const deps: ProcessorDeps = { sql, payments: new MockPaymentProvider(), status: createStatusPublisher(redis, keys), queues, log, batchSize: 20 };
+  const deps: ProcessorDeps = {
+    sql,
+    payments: new MockPaymentProvider(),
+    status: createStatusPublisher(redis, keys),
+    queues,
+    log,
+    batchSize: 20,
+    retireJobs: createRetireJobs(redis, queues),
+  };
   const workers = new ShowWorkers({
     redis, subscriber, queues, keys, prefix, log,
     processor: createProcessor(deps),

@@ -129,6 +129,11 @@ export async function checkInvariants(sqlUrl: string, showId: string): Promise<I
       having (array_agg(e.to_status order by e.id desc))[1] <> b.status`,
       'booking whose status is not its last audited transition');
     add(await sql`
+      select 'event' as kind, e.booking_id from booking_events e where not exists (select 1 from bookings b where b.id = e.booking_id)
+      union all
+      select 'seat', bs.booking_id from booking_seats bs where not exists (select 1 from bookings b where b.id = bs.booking_id)`,
+      'audit or seat row of no booking');
+    add(await sql`
       select b.id from bookings b where b.show_id = ${showId} and b.status = 'CONFIRMED'
          and (select count(*) from payments p where p.booking_id = b.id and p.kind = 'CHARGE') <> 1`,
       'confirmed booking not charged exactly once');

@@ -1,6 +1,6 @@
 import { DelayedError, type Job } from 'bullmq';
 import { expireHolds } from '@booking/db';
-import { parsePayload, peekBatch, type ProcessorDeps } from './shared.js';
+import { parsePayload, peekBatch, retirePeeked, type ProcessorDeps } from './shared.js';
 
 /**
  * Fires at the hold's expiresAt and releases it, together with the expiries queued right behind
@@ -13,10 +13,12 @@ export async function processExpire(job: Job, deps: ProcessorDeps, token?: strin
     const status = await deps.status.currentStatus(cmd.bookingId);
     if (status && status !== 'HELD') return { status, changed: false }; // released, confirmed or cancelled already
   }
-  const more = await peekBatch(job, 'expire', deps);
-  const results = await expireHolds(deps.sql, [cmd.bookingId, ...more.map((m) => m.bookingId)]);
+  const peeked = await peekBatch(job, 'expire', deps);
+  const results = await expireHolds(deps.sql, [cmd.bookingId, ...peeked.map((p) => p.payload.bookingId)]);
   // Also on a replay: a worker killed after the commit left the documents unwritten.
   await Promise.all(results.map((r) => (r.booking && r.booking.status !== 'HELD' ? deps.status.publishBooking(r.booking) : undefined)));
+  // A peeked expiry whose hold is still live by the database's clock keeps its job (it re-delays).
+  await retirePeeked(job, peeked.filter((_, i) => results[i + 1]?.retryInMs === undefined), deps);
   const own = results[0]!;
   if (own.retryInMs !== undefined && token) {
     await job.moveToDelayed(Date.now() + own.retryInMs, token);

@@ -1,11 +1,12 @@
 import type { Job } from 'bullmq';
 import { holdSeatsBatch } from '@booking/db';
-import { afterCommit, parsePayload, peekBatch, unlessInvalid, type ProcessorDeps } from './shared.js';
+import { afterCommit, parsePayload, peekBatch, retirePeeked, unlessInvalid, type ProcessorDeps } from './shared.js';
 
 /**
- * Decides this hold together with the holds queued right behind it, in one transaction. A hold
- * that an earlier batch already decided is recognised from its Redis document (written only
- * after its commit and its expiry job) and costs no Postgres round trip.
+ * Decides this hold together with the holds queued right behind it, in one transaction, then
+ * retires those jobs. A hold already decided (a replay, or a batch whose worker died before
+ * retiring it) is recognised from its Redis document — written only after its commit and its
+ * expiry job — and costs no Postgres round trip.
  */
 export async function processHold(job: Job, deps: ProcessorDeps) {
   const cmd = parsePayload('hold', job);
@@ -13,17 +14,19 @@ export async function processHold(job: Job, deps: ProcessorDeps) {
     const status = await deps.status.currentStatus(cmd.bookingId);
     if (status && status !== 'PENDING') return { status, changed: false };
   }
-  const more = await peekBatch(job, 'hold', deps);
+  let peeked = await peekBatch(job, 'hold', deps);
   let decisions;
   try {
-    decisions = await unlessInvalid(() => holdSeatsBatch(deps.sql, [cmd, ...more]));
+    decisions = await unlessInvalid(() => holdSeatsBatch(deps.sql, [cmd, ...peeked.map((p) => p.payload)]));
   } catch (err) {
-    if (more.length === 0) throw err;
+    if (peeked.length === 0) throw err;
     // Something in the batch failed: decide this job's own command alone, so a bad neighbour
     // cannot hold it back (the neighbour then fails on its own job).
-    deps.log.warn({ err, jobId: job.id, batch: more.length + 1 }, 'batch failed; deciding the command alone');
+    deps.log.warn({ err, jobId: job.id, batch: peeked.length + 1 }, 'batch failed; deciding the command alone');
+    peeked = [];
     decisions = await unlessInvalid(() => holdSeatsBatch(deps.sql, [cmd]));
   }
   await afterCommit(decisions.map((d) => d.booking), deps);
+  await retirePeeked(job, peeked, deps);
   return { status: decisions[0]!.booking?.status, changed: decisions[0]!.changed, batch: decisions.length };
 }

@@ -3,6 +3,7 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import { JobSchemas, type Booking, type JobName, type JobPayloads, type PaymentProvider, type ShowQueues } from '@booking/contracts';
 import { InvalidCommand, type Decision, type Sql } from '@booking/db';
+import type { RetireJobs } from '../retire.js';
 import type { StatusPublisher } from '../status.js';
 
 /** What processors need; passed in so tests call processors directly with real clients. */
@@ -17,6 +18,8 @@ export interface ProcessorDeps {
    * transaction. 1 turns batching off; it is only safe with one job of a show in flight at a time.
    */
   batchSize: number;
+  /** Removes jobs a batch has decided from their show's queue (oldest first). */
+  retireJobs: RetireJobs;
 }
 
 const validators = Object.fromEntries(Object.entries(JobSchemas).map(([name, schema]) => [name, Compile(schema)])) as {
@@ -60,22 +63,40 @@ export async function afterCommit(bookings: readonly (Booking | null)[], deps: P
   await Promise.all(live.map((b) => deps.status.publishBooking(b)));
 }
 
+export interface Peeked<P> {
+  jobId: string;
+  payload: P;
+}
+
 /**
  * The commands of the same kind waiting right behind `job` in its show's queue, oldest first,
  * up to the batch size. The batch stops at the first command of another kind, so commands are
- * still decided strictly in acceptance order. The peeked jobs stay in the queue: each is still
- * run and acknowledged on its own later, and finds its booking already decided.
+ * still decided strictly in acceptance order. Safe only while the show runs one job at a time
+ * (global concurrency 1): then no other worker can take these jobs while we decide them.
  */
-export async function peekBatch<N extends 'hold' | 'expire'>(job: Job, name: N, deps: ProcessorDeps): Promise<JobPayloads[N][]> {
+export async function peekBatch<N extends 'hold' | 'expire'>(job: Job, name: N, deps: ProcessorDeps): Promise<Peeked<JobPayloads[N]>[]> {
   if (deps.batchSize <= 1) return [];
   const showId = (job.data as { showId: string }).showId;
   const waiting = await deps.queues.get(showId).getJobs(['wait'], 0, deps.batchSize - 2, true);
-  const batch: JobPayloads[N][] = [];
+  const batch: Peeked<JobPayloads[N]>[] = [];
   for (const next of waiting) {
-    if (!next || next.name !== name || !validators[name].Check(next.data)) break;
-    batch.push(next.data as JobPayloads[N]);
+    if (!next?.id || next.name !== name || !validators[name].Check(next.data)) break;
+    batch.push({ jobId: next.id, payload: next.data as JobPayloads[N] });
   }
   return batch;
+}
+
+/**
+ * Takes the peeked jobs out of the queue once their decisions are committed and published: each
+ * command was decided and its client told, one by one. Running them as jobs too would cost a
+ * full fetch/finish cycle each, one after another, for nothing. If the worker dies before this,
+ * they stay queued and simply find their booking decided (every command is idempotent).
+ */
+export async function retirePeeked(job: Job, peeked: readonly Peeked<unknown>[], deps: ProcessorDeps): Promise<void> {
+  if (peeked.length === 0) return;
+  await deps.retireJobs((job.data as { showId: string }).showId, peeked.map((p) => p.jobId)).catch((err: unknown) => {
+    deps.log.warn({ err, jobId: job.id }, 'could not retire batched jobs; they will run as no-ops');
+  });
 }
 
 /**

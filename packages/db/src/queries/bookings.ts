@@ -88,35 +88,17 @@ function decidedDoc(cmd: HoldJob, at: Date, outcome: { seats: ClaimedSeat[]; exp
   };
 }
 
-async function insertRejection(tx: Executor, cmd: HoldJob, code: RejectionCode, keepKey: boolean): Promise<Booking> {
-  const [row] = await tx<{ rejectedAt: Date }[]>`
-    with b as (
-      insert into bookings (id, show_id, status, version, request, customer_ref, idempotency_key,
-                            rejection_code, rejection_detail, accepted_at, rejected_at, updated_at)
-      values (${cmd.bookingId}, ${cmd.showId}, 'REJECTED', 2, ${tx.json(cmd.request as never)}, ${cmd.customerRef},
-              ${keepKey ? cmd.idempotencyKey : null}, ${code}, ${RejectionCodes[code]}, ${cmd.acceptedAt}, now(), now())
-      returning id, accepted_at, rejected_at
-    ), e as (
-      insert into booking_events (booking_id, from_status, to_status, at)
-      select id, null, 'PENDING', accepted_at from b
-      union all
-      select id, 'PENDING', 'REJECTED', rejected_at from b
-    )
-    select rejected_at from b`;
-  return decidedDoc(cmd, row!.rejectedAt, { rejection: code });
-}
-
 /**
- * Claims best-available seats of one tier.
+ * Claims up to `quantity` best-available seats of one tier.
  *
  * FOR UPDATE SKIP LOCKED: a seat another transaction is claiming right now is passed over rather
- * than waited for. When fewer rows come back than were asked for, either the tier is sold out or
- * some AVAILABLE seats are locked by a concurrent claim that may still roll back; we count the
- * AVAILABLE seats without locking to tell the two apart and throw SeatContention (retry) in the
- * second case, so a buyer is never told SOLD_OUT while seats may still come free.
+ * than waited for. When fewer rows come back than were asked for, either the tier has no more
+ * seats or some AVAILABLE seats are locked by a concurrent claim that may still roll back; we
+ * count the AVAILABLE seats without locking to tell the two apart and throw SeatContention
+ * (retry) in the second case, so a buyer is never told SOLD_OUT while seats may still come free.
  * (`of s`: only the seat rows are locked, never the shared tier row.)
  */
-async function claimBestAvailable(tx: Executor, showId: string, tier: string, quantity: number): Promise<ClaimedSeat[] | null> {
+async function claimBestAvailable(tx: Executor, showId: string, tier: string, quantity: number): Promise<ClaimedSeat[]> {
   const rows = await tx<ClaimedSeat[]>`
     select s.id, s.tier_code as tier, s.label, t.price_cents, t.currency, s.rank::float8 as rank
       from seats s join tiers t on t.show_id = s.show_id and t.code = s.tier_code
@@ -129,83 +111,150 @@ async function claimBestAvailable(tx: Executor, showId: string, tier: string, qu
     select count(*)::int as available from seats
      where show_id = ${showId} and tier_code = ${tier} and status = 'AVAILABLE'`;
   if (available > rows.length) throw new SeatContention(`tier ${tier}: ${available} available, ${rows.length} claimable`);
-  return null;
+  return rows;
 }
 
 /**
- * Claims exactly these seats. Plain FOR UPDATE (no SKIP LOCKED): for named seats a skipped row
+ * Locks exactly these seats. Plain FOR UPDATE (no SKIP LOCKED): for named seats a skipped row
  * would be indistinguishable from a taken one, so we wait for a concurrent claim to finish and
- * then see what it left. Locks are taken in id order so two claims cannot deadlock.
- * Fewer rows than ids means some id is not a seat of this show (the API checks this first).
+ * then see what it left. Locks are taken in id order so two claims cannot deadlock. An id that
+ * is not a seat of this show simply does not come back (the API checks this first).
  */
-async function claimExactSeats(tx: Executor, showId: string, seatIds: string[]): Promise<ClaimedSeat[] | null> {
+async function lockExactSeats(tx: Executor, showId: string, seatIds: string[]): Promise<Map<string, ClaimedSeat & { status: string }>> {
   const rows = await tx<(ClaimedSeat & { status: string })[]>`
     select s.id, s.tier_code as tier, s.label, t.price_cents, t.currency, s.rank::float8 as rank, s.status
       from seats s join tiers t on t.show_id = s.show_id and t.code = s.tier_code
      where s.show_id = ${showId} and s.id = any(${seatIds}::uuid[])
      order by s.id
        for update of s`;
-  if (rows.length !== seatIds.length || rows.some((r) => r.status !== 'AVAILABLE')) return null;
-  return rows;
+  return new Map(rows.map((r) => [r.id, r]));
 }
 
-/** Decides one new (never seen) hold command against the show's rules. */
-async function decideNewHold(tx: Executor, cmd: HoldJob, rules: ShowRules, keyTaken: boolean): Promise<Booking> {
-  if (keyTaken) return insertRejection(tx, cmd, 'DUPLICATE_REQUEST', false);
-  if (!rules.salesOpen) return insertRejection(tx, cmd, 'SALES_CLOSED', true);
+type Verdict = { cmd: HoldJob; seats: ClaimedSeat[] } | { cmd: HoldJob; rejection: RejectionCode };
 
-  const { seatIds, items } = cmd.request;
-  const quantity = seatIds ? seatIds.length : (items ?? []).reduce((n, i) => n + i.quantity, 0);
-  if (quantity === 0) throw new InvalidCommand('hold asks for no seats');
-  if (quantity > rules.maxSeatsPerBooking) return insertRejection(tx, cmd, 'TOO_MANY_SEATS', true);
+const quantityOf = (cmd: HoldJob) => (cmd.request.seatIds ? cmd.request.seatIds.length : (cmd.request.items ?? []).reduce((n, i) => n + i.quantity, 0));
 
-  const claimed: ClaimedSeat[] = [];
-  if (seatIds) {
-    const got = await claimExactSeats(tx, cmd.showId, seatIds);
-    if (!got) return insertRejection(tx, cmd, 'SEATS_UNAVAILABLE', true);
-    claimed.push(...got);
-  } else {
+/**
+ * Decides a run of consecutive commands that all name exact seats, or all ask per tier, from
+ * seats claimed once for the whole run, in acceptance order: each command gets what a
+ * transaction of its own would have got at that point. Per tier the run claims (at most) the
+ * best seats it asked for in total; handing them out in order is then the same as claiming
+ * best-available again for every command, without the round trips.
+ */
+async function decideRun(tx: Executor, rules: ShowRules, run: { cmd: HoldJob; keyTaken: boolean }[]): Promise<Verdict[]> {
+  const decided = new Map<HoldJob, Verdict>();
+  const wanting: HoldJob[] = [];
+  for (const { cmd, keyTaken } of run) {
+    const quantity = quantityOf(cmd);
+    if (quantity === 0) throw new InvalidCommand('hold asks for no seats');
+    if (keyTaken) decided.set(cmd, { cmd, rejection: 'DUPLICATE_REQUEST' });
+    else if (!rules.salesOpen) decided.set(cmd, { cmd, rejection: 'SALES_CLOSED' });
+    else if (quantity > rules.maxSeatsPerBooking) decided.set(cmd, { cmd, rejection: 'TOO_MANY_SEATS' });
+    else wanting.push(cmd);
+  }
+  const showId = run[0]!.cmd.showId;
+  if (wanting.length > 0 && wanting[0]!.request.seatIds) {
+    const locked = await lockExactSeats(tx, showId, [...new Set(wanting.flatMap((c) => c.request.seatIds!))]);
+    const taken = new Set<string>();
+    for (const cmd of wanting) {
+      const seats = cmd.request.seatIds!.map((id) => locked.get(id));
+      const free = seats.every((seat) => seat && seat.status === 'AVAILABLE' && !taken.has(seat.id));
+      if (!free) {
+        decided.set(cmd, { cmd, rejection: 'SEATS_UNAVAILABLE' });
+        continue;
+      }
+      for (const seat of seats) taken.add(seat!.id);
+      decided.set(cmd, { cmd, seats: seats as ClaimedSeat[] });
+    }
+  } else if (wanting.length > 0) {
+    const demand = new Map<string, number>();
+    for (const cmd of wanting) for (const item of cmd.request.items!) demand.set(item.tier, (demand.get(item.tier) ?? 0) + item.quantity);
+    const pools = new Map<string, ClaimedSeat[]>();
     // Tiers in a fixed order so concurrent multi-tier claims lock in the same order.
-    for (const item of [...(items ?? [])].sort((a, b) => a.tier.localeCompare(b.tier))) {
-      const got = await claimBestAvailable(tx, cmd.showId, item.tier, item.quantity);
-      if (!got) return insertRejection(tx, cmd, 'SOLD_OUT', true);
-      claimed.push(...got);
+    for (const tier of [...demand.keys()].sort()) pools.set(tier, await claimBestAvailable(tx, showId, tier, demand.get(tier)!));
+    const next = new Map<string, number>([...pools.keys()].map((t) => [t, 0]));
+    for (const cmd of wanting) {
+      const items = cmd.request.items!;
+      const fits = items.every((i) => pools.get(i.tier)!.length - next.get(i.tier)! >= i.quantity);
+      if (!fits) {
+        decided.set(cmd, { cmd, rejection: 'SOLD_OUT' });
+        continue;
+      }
+      const seats: ClaimedSeat[] = [];
+      for (const i of items) {
+        const from = next.get(i.tier)!;
+        seats.push(...pools.get(i.tier)!.slice(from, from + i.quantity));
+        next.set(i.tier, from + i.quantity);
+      }
+      decided.set(cmd, { cmd, seats });
     }
   }
+  return run.map(({ cmd }) => decided.get(cmd)!);
+}
 
-  // Booking, seats, what it got and its audit trail in one statement. The seats' foreign key to
-  // (booking id, status) is deferred to commit, so the order of these writes does not matter.
-  const ids = claimed.map((c) => c.id);
-  const [row] = await tx<{ expiresAt: Date; heldAt: Date }[]>`
-    with b as (
-      insert into bookings (id, show_id, status, version, request, customer_ref, idempotency_key,
-                            total_cents, currency, expires_at, accepted_at, held_at, updated_at)
-      values (${cmd.bookingId}, ${cmd.showId}, 'HELD', 2, ${tx.json(cmd.request as never)}, ${cmd.customerRef},
-              ${cmd.idempotencyKey}, ${claimed.reduce((n, c) => n + c.priceCents, 0)}, ${claimed[0]!.currency},
-              now() + make_interval(secs => ${rules.holdTtlSeconds}), ${cmd.acceptedAt}, now(), now())
-      returning id, accepted_at, expires_at, held_at
+/**
+ * Writes decided holds — bookings, their seats, what each got and the audit trail — in one
+ * statement, and returns their documents built from what it returned (no re-read). The seats'
+ * foreign key to (booking id, status) is deferred to commit, so the order of the writes inside
+ * the statement does not matter.
+ */
+async function writeVerdicts(tx: Executor, rules: ShowRules, verdicts: Verdict[]): Promise<Booking[]> {
+  if (verdicts.length === 0) return [];
+  const showId = verdicts[0]!.cmd.showId;
+  const bookings = verdicts.map((v) => {
+    const held = 'seats' in v;
+    return {
+      id: v.cmd.bookingId,
+      status: held ? 'HELD' : 'REJECTED',
+      request: v.cmd.request,
+      customer_ref: v.cmd.customerRef,
+      idempotency_key: !held && v.rejection === 'DUPLICATE_REQUEST' ? null : v.cmd.idempotencyKey,
+      total_cents: held ? v.seats.reduce((n, s) => n + s.priceCents, 0) : null,
+      currency: held ? v.seats[0]!.currency : null,
+      rejection_code: held ? null : v.rejection,
+      rejection_detail: held ? null : RejectionCodes[v.rejection],
+      accepted_at: v.cmd.acceptedAt,
+    };
+  });
+  const seats = verdicts.flatMap((v) => ('seats' in v ? v.seats.map((s) => ({ booking_id: v.cmd.bookingId, seat_id: s.id, price_cents: s.priceCents })) : []));
+  const [row] = await tx<{ at: Date; expiresAt: Date }[]>`
+    with input as (
+      select * from jsonb_to_recordset(${tx.json(bookings as never)}) as x(
+        id uuid, status text, request jsonb, customer_ref text, idempotency_key text, total_cents int,
+        currency text, rejection_code text, rejection_detail text, accepted_at timestamptz)
+    ), b as (
+      insert into bookings (id, show_id, status, version, request, customer_ref, idempotency_key, total_cents,
+                            currency, expires_at, rejection_code, rejection_detail, accepted_at, held_at,
+                            rejected_at, updated_at)
+      select id, ${showId}, status, 2, request, customer_ref, idempotency_key, total_cents, currency,
+             case when status = 'HELD' then now() + make_interval(secs => ${rules.holdTtlSeconds}) end,
+             rejection_code, rejection_detail, accepted_at,
+             case when status = 'HELD' then now() end, case when status = 'REJECTED' then now() end, now()
+        from input
+      returning id, status, accepted_at
+    ), taken as (
+      select * from jsonb_to_recordset(${tx.json(seats as never)}) as y(booking_id uuid, seat_id uuid, price_cents int)
     ), u as (
-      update seats set status = 'HELD', booking_id = ${cmd.bookingId} where id = any(${ids}::uuid[])
+      update seats s set status = 'HELD', booking_id = taken.booking_id from taken where s.id = taken.seat_id
     ), bs as (
-      insert into booking_seats (booking_id, seat_id, price_cents)
-      select ${cmd.bookingId}, unnest(${ids}::uuid[]), unnest(${claimed.map((c) => c.priceCents)}::int[])
+      insert into booking_seats (booking_id, seat_id, price_cents) select booking_id, seat_id, price_cents from taken
     ), e as (
       insert into booking_events (booking_id, from_status, to_status, at)
-      select id, null, 'PENDING', accepted_at from b
+      select id, null, 'PENDING', accepted_at from (select * from b order by accepted_at, id) p
       union all
-      select id, 'PENDING', 'HELD', held_at from b
+      select id, 'PENDING', status, now() from b
     )
-    select expires_at, held_at from b`;
-  return decidedDoc(cmd, row!.heldAt, { seats: claimed, expiresAt: row!.expiresAt });
+    select now() as at, now() + make_interval(secs => ${rules.holdTtlSeconds}) as expires_at`;
+  return verdicts.map((v) => decidedDoc(v.cmd, row!.at, 'seats' in v ? { seats: v.seats, expiresAt: row!.expiresAt } : { rejection: v.rejection }));
 }
 
 /**
  * Decides hold commands of one show, in the given (acceptance) order, inside the caller's
  * transaction: each HELD with its seats or REJECTED with a reason, all or nothing per command.
  * A command whose booking is already decided (a replayed job) changes nothing and gets the
- * stored decision. Deciding many in one transaction is what makes a hot show fast: the
- * show's rules and the replay/idempotency checks are read once, and each decision costs a
- * claim and one write.
+ * stored decision. Deciding many at once is what makes a hot show fast: the show's rules and
+ * the replay/idempotency checks are read once, seats are claimed once per run of commands, and
+ * every decision of the run is written by one statement.
  */
 export async function decideHolds(tx: Executor, cmds: readonly HoldJob[]): Promise<Decision[]> {
   if (cmds.length === 0) return [];
@@ -223,18 +272,27 @@ export async function decideHolds(tx: Executor, cmds: readonly HoldJob[]): Promi
   const usedKeys = new Set(taken.flatMap((r) => (r.idempotencyKey && !existing.has(r.id) ? [r.idempotencyKey] : [])));
   const replays = new Map((await getBookingDocs(tx, [...existing])).map((b) => [b.id, b]));
 
-  const decisions: Decision[] = [];
+  // Runs of consecutive new commands of one form (exact seats, or per tier), in order. Every
+  // decision but DUPLICATE_REQUEST keeps its key, so which keys are taken is known up front.
+  const runs: { cmd: HoldJob; keyTaken: boolean }[][] = [];
   for (const cmd of cmds) {
-    if (existing.has(cmd.bookingId)) {
-      decisions.push({ outcome: 'OK', booking: replays.get(cmd.bookingId) ?? null, changed: false });
-      continue;
-    }
+    if (existing.has(cmd.bookingId)) continue;
     const key = cmd.idempotencyKey;
-    const booking = await decideNewHold(tx, cmd, rules, key !== null && usedKeys.has(key));
-    if (key && booking.rejection?.code !== 'DUPLICATE_REQUEST') usedKeys.add(key);
-    decisions.push({ outcome: 'OK', booking, changed: true });
+    const keyTaken = key !== null && usedKeys.has(key);
+    if (key && !keyTaken) usedKeys.add(key);
+    const last = runs.at(-1);
+    if (last && !!last[0]!.cmd.request.seatIds === !!cmd.request.seatIds) last.push({ cmd, keyTaken });
+    else runs.push([{ cmd, keyTaken }]);
   }
-  return decisions;
+  const docs = new Map<string, Booking>();
+  for (const run of runs) {
+    for (const doc of await writeVerdicts(tx, rules, await decideRun(tx, rules, run))) docs.set(doc.id, doc);
+  }
+  return cmds.map((cmd) =>
+    existing.has(cmd.bookingId)
+      ? { outcome: 'OK', booking: replays.get(cmd.bookingId) ?? null, changed: false }
+      : { outcome: 'OK', booking: docs.get(cmd.bookingId)!, changed: true },
+  );
 }
 
 /** Hold commands of one show, decided in one transaction (retried whole on contention). */
