@@ -10,8 +10,11 @@ export const WorkerConfigSchema = Type.Object({
   SHOW_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 1 }),
   /** Holds (or expiries) queued back to back that one transaction may decide; 1 = no batching. */
   BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
-  /** A show's queue is let go after this long without work. */
-  WORKER_IDLE_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 5000 }),
+  /**
+   * A show's queue is let go after this long without work. At least 1 s: the API marks a busy
+   * show due at most every 250 ms, which is only safe while this is longer (plugins/queues.ts).
+   */
+  WORKER_IDLE_MS: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 5000 }),
   /** A crashed worker's job comes back after at most about this long. */
   JOB_LOCK_MS: Type.Integer({ minimum: 500, maximum: 600_000, default: 5000 }),
   SWEEP_INTERVAL_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 1000 }),
