@@ -1,12 +1,18 @@
 import type { Redis } from 'ioredis';
 import type { ShowQueues } from '@booking/contracts';
 
-// Removes batched jobs that are still the oldest entries of the wait list (its right end, where
-// workers take jobs from), in one step: check, LTRIM, delete their hashes. BullMQ's own remove
-// does an LREM per job — a scan of the whole list, which during an on-sale holds tens of
-// thousands of commands. Returns 0 when the right end is not what we peeked (e.g. a stalled job
-// was pushed back there meanwhile); the caller then falls back to BullMQ's remove.
-const RETIRE = `
+// Removes batched jobs that are still the next ones due — the right end of the wait list (where
+// workers take jobs from) or the lowest scores of the prioritized set — in one step: check,
+// trim, delete their hashes. BullMQ's own remove does an LREM per job, a scan of the whole list,
+// which during an on-sale holds tens of thousands of commands. Returns 0 when the head is not
+// what we peeked (e.g. a stalled job was pushed back there meanwhile); the caller then falls
+// back to BullMQ's remove.
+const DELETE_JOBS = `
+for i = 2, #ARGV do
+  local k = ARGV[1] .. ARGV[i]
+  redis.call('DEL', k, k .. ':logs', k .. ':dependencies', k .. ':processed', k .. ':failed', k .. ':unsuccessful')
+end`;
+const RETIRE_FROM_LIST = `
 local n = #ARGV - 1
 local tail = redis.call('LRANGE', KEYS[1], -n, -1)
 if #tail ~= n then return 0 end
@@ -14,22 +20,32 @@ for i = 1, n do
   if tail[n - i + 1] ~= ARGV[i + 1] then return 0 end
 end
 redis.call('LTRIM', KEYS[1], 0, -(n + 1))
-for i = 2, #ARGV do
-  local k = ARGV[1] .. ARGV[i]
-  redis.call('DEL', k, k .. ':logs', k .. ':dependencies', k .. ':processed', k .. ':failed', k .. ':unsuccessful')
+${DELETE_JOBS}
+return n`;
+const RETIRE_FROM_SET = `
+local n = #ARGV - 1
+local head = redis.call('ZRANGE', KEYS[1], 0, n - 1)
+if #head ~= n then return 0 end
+for i = 1, n do
+  if head[i] ~= ARGV[i + 1] then return 0 end
 end
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - 1)
+${DELETE_JOBS}
 return n`;
 
-export type RetireJobs = (showId: string, jobIdsOldestFirst: readonly string[]) => Promise<void>;
+export type RetireJobs = (showId: string, state: 'wait' | 'prioritized', jobIdsOldestFirst: readonly string[]) => Promise<void>;
 
 /** Takes jobs that a batch already decided out of their show's queue (see processors/shared.ts). */
 export function createRetireJobs(redis: Redis, queues: ShowQueues): RetireJobs {
-  redis.defineCommand('bkRetire', { numberOfKeys: 1, lua: RETIRE });
-  const r = redis as Redis & { bkRetire(waitKey: string, jobKeyPrefix: string, ...ids: string[]): Promise<number> };
-  return async (showId, ids) => {
+  redis.defineCommand('bkRetireList', { numberOfKeys: 1, lua: RETIRE_FROM_LIST });
+  redis.defineCommand('bkRetireSet', { numberOfKeys: 1, lua: RETIRE_FROM_SET });
+  type Retire = (key: string, jobKeyPrefix: string, ...ids: string[]) => Promise<number>;
+  const r = redis as Redis & { bkRetireList: Retire; bkRetireSet: Retire };
+  return async (showId, state, ids) => {
     if (ids.length === 0) return;
     const queue = queues.get(showId);
-    const retired = await r.bkRetire(queue.keys.wait!, queue.toKey(''), ...ids);
+    const retire = state === 'wait' ? r.bkRetireList.bind(r) : r.bkRetireSet.bind(r);
+    const retired = await retire(queue.keys[state]!, queue.toKey(''), ...ids);
     if (retired === 0) await Promise.all(ids.map((id) => queue.remove(id)));
   };
 }

@@ -112,7 +112,31 @@ t.test('show workers', async (t) => {
     const decidedAt = await sql<{ at: Date }[]>`
       select distinct at from booking_events where booking_id = any(${cmds.map((c) => c.bookingId)}::uuid[]) and from_status = 'PENDING'`;
     t.equal(decidedAt.length, 1, 'one transaction (one now()) decided all fourteen');
-    await until('queue drained', async () => (await queue.getJobCounts('wait', 'active')).wait === 0);
+    await until('queue drained', async () => {
+      const counts = await queue.getJobCounts('wait', 'prioritized', 'active', 'completed');
+      return counts.prioritized === 0 && counts.wait === 0 && counts.active === 0;
+    });
+  });
+
+  await t.test('a confirm queued behind many holds is decided before them', async (t) => {
+    const show = await newShow(60);
+    const held = holdCmd(show.id);
+    await holdSeats(sql, held);
+    const queue = queues.get(show.id);
+    await queue.pause();
+    const holds = Array.from({ length: 45 }, () => holdCmd(show.id));
+    for (const cmd of holds) await queues.add('hold', cmd);
+    await queues.add('confirm', { bookingId: held.bookingId, showId: show.id, paymentToken: 'tok_visa' });
+    await redis.zadd(keys.activeShows, Date.now(), show.id);
+    await queue.resume();
+    await until('all decided', async () => {
+      const all = await Promise.all([held, ...holds].map((c) => doc(c.bookingId)));
+      return all.every((d) => d && d.status !== 'PENDING' && d.status !== 'HELD') || all.slice(1).every((d) => d && d.status !== 'PENDING');
+    });
+    const [order] = await sql<{ confirmedFirst: boolean }[]>`
+      select (select confirmed_at from bookings where id = ${held.bookingId}) <
+             (select min(coalesce(held_at, rejected_at)) from bookings where id = any(${holds.map((c) => c.bookingId)}::uuid[])) as confirmed_first`;
+    t.equal(order?.confirmedFirst, true, 'the confirm did not wait for the 45 holds queued before it');
   });
 
   await t.test('a malformed job fails once, loudly, without retries', async (t) => {

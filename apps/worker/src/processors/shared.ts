@@ -1,7 +1,7 @@
 import { Compile } from 'typebox/compile';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
-import { JobSchemas, type Booking, type JobName, type JobPayloads, type PaymentProvider, type ShowQueues } from '@booking/contracts';
+import { JobSchemas, waitingStateByName, type Booking, type JobName, type JobPayloads, type PaymentProvider, type ShowQueues } from '@booking/contracts';
 import { InvalidCommand, type Decision, type Sql } from '@booking/db';
 import type { RetireJobs } from '../retire.js';
 import type { StatusPublisher } from '../status.js';
@@ -70,14 +70,15 @@ export interface Peeked<P> {
 
 /**
  * The commands of the same kind waiting right behind `job` in its show's queue, oldest first,
- * up to the batch size. The batch stops at the first command of another kind, so commands are
+ * up to the batch size (holds wait in the prioritized set, other commands in the wait list; see
+ * jobOptionsByName). The batch stops at the first command of another kind, so commands are
  * still decided strictly in acceptance order. Safe only while the show runs one job at a time
  * (global concurrency 1): then no other worker can take these jobs while we decide them.
  */
 export async function peekBatch<N extends 'hold' | 'expire'>(job: Job, name: N, deps: ProcessorDeps): Promise<Peeked<JobPayloads[N]>[]> {
   if (deps.batchSize <= 1) return [];
   const showId = (job.data as { showId: string }).showId;
-  const waiting = await deps.queues.get(showId).getJobs(['wait'], 0, deps.batchSize - 2, true);
+  const waiting = await deps.queues.get(showId).getJobs([waitingStateByName[name]], 0, deps.batchSize - 2, true);
   const batch: Peeked<JobPayloads[N]>[] = [];
   for (const next of waiting) {
     if (!next?.id || next.name !== name || !validators[name].Check(next.data)) break;
@@ -94,7 +95,8 @@ export async function peekBatch<N extends 'hold' | 'expire'>(job: Job, name: N, 
  */
 export async function retirePeeked(job: Job, peeked: readonly Peeked<unknown>[], deps: ProcessorDeps): Promise<void> {
   if (peeked.length === 0) return;
-  await deps.retireJobs((job.data as { showId: string }).showId, peeked.map((p) => p.jobId)).catch((err: unknown) => {
+  const name = job.name as 'hold' | 'expire';
+  await deps.retireJobs((job.data as { showId: string }).showId, waitingStateByName[name], peeked.map((p) => p.jobId)).catch((err: unknown) => {
     deps.log.warn({ err, jobId: job.id }, 'could not retire batched jobs; they will run as no-ops');
   });
 }

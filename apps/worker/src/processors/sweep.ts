@@ -14,6 +14,6 @@ export async function runSweep(deps: ProcessorDeps, opts: { graceMs: number; bat
     released += docs.length;
     if (docs.length < batch) break;
   }
-  if (released > 0) deps.log.warn({ released }, 'sweep released expired holds that their delayed job missed');
+  if (released > 0) deps.log.warn({ released, graceMs: opts.graceMs }, 'sweep released holds still HELD past expiry + grace (their expiry job was lost or is running late)');
   return released;
 }

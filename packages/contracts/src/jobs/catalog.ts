@@ -63,6 +63,25 @@ export const defaultJobOptions = {
   removeOnFail: { age: 7 * 24 * 3600 },
 } as const;
 
+/**
+ * Per-command options. Holds are prioritized jobs and every other command is not, and BullMQ
+ * runs a queue's plain jobs before its prioritized ones: so a confirm, a cancel or a due expiry
+ * never waits behind thousands of queued holds of an on-sale (they only touch their own booking
+ * and seats already held, so they do not compete with holds for seats). Among holds — the
+ * commands that do compete — order stays strict FIFO (equal priority is first in, first out).
+ */
+export const jobOptionsByName: { [K in JobName]: { priority?: number } } = {
+  hold: { priority: 1 },
+  confirm: {},
+  cancel: {},
+  expire: {},
+};
+
+/** Where a waiting job of each command sits in BullMQ: the prioritized set or the wait list. */
+export const waitingStateByName = { hold: 'prioritized', confirm: 'wait', cancel: 'wait', expire: 'wait' } as const satisfies {
+  [K in JobName]: 'prioritized' | 'wait';
+};
+
 /** One queue per show; BullMQ forbids ':' in queue names. */
 export const showQueueName = (showId: string) => `show-${showId}`;
 export const showIdFromQueueName = (name: string) => (name.startsWith('show-') ? name.slice(5) : null);

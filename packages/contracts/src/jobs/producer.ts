@@ -1,6 +1,6 @@
 import { Queue, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { defaultJobOptions, jobId, showQueueName, type JobName, type JobPayloads } from './catalog.js';
+import { defaultJobOptions, jobId, jobOptionsByName, showQueueName, type JobName, type JobPayloads } from './catalog.js';
 
 /**
  * Adds catalog jobs to the per-show queues. Queue objects share the caller's Redis connection and
@@ -38,7 +38,7 @@ export class ShowQueues {
 
   add<N extends JobName>(name: N, payload: JobPayloads[N] & { showId: string }, opts: { delay?: number } = {}): Promise<Job> {
     const id = (jobId[name] as (p: JobPayloads[N]) => string)(payload);
-    return this.get(payload.showId).add(name, payload, { ...defaultJobOptions, jobId: id, ...opts });
+    return this.get(payload.showId).add(name, payload, { ...defaultJobOptions, ...jobOptionsByName[name], jobId: id, ...opts });
   }
 
   async close(): Promise<void> {
