@@ -1,0 +1,195 @@
+// `pnpm bench`: starts a fresh local system (API + W workers, new database and queue prefix),
+// runs the standard scenarios with the load tester, measures the baselines in the same run,
+// and prints one table (figures beside their baseline, as ratios). See docs/benchmarks.md.
+import { cpus, totalmem } from 'node:os';
+import { writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { resolveOptions, runLoadTest, type LoadTestOverrides, type LoadTestResult } from '../index.js';
+import { hammer, holdTransactionBaseline, redisGetBaseline } from './baselines.js';
+import { Redis } from 'ioredis';
+import { ADMIN_TOKEN, REDIS_URL, startLocalSystem, type LocalSystem } from '../local-system.js';
+
+const SCENARIOS = ['hot', 'seatmap', 'many', 'polling', 'expiry', 'accept', 'clients'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+const HELP = `pnpm bench -- [options]
+
+  --workers W        worker processes (default 2)
+  --scenario NAME    run one scenario: ${SCENARIOS.join(', ')} (default: all)
+  --scale F          multiply every buyer count by F (e.g. 0.1 for a quick look; default 1)
+  --write FILE       also write the table, the command and the machine to FILE (markdown)
+  -h, --help         this text
+`;
+
+interface Row {
+  scenario: string;
+  figure: string;
+  value: string;
+  baseline?: string;
+  ratio?: string;
+}
+
+const fmt = (n: number | null | undefined, digits = 0) => (n == null || Number.isNaN(n) ? 'n/a' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+const ratio = (a: number | null | undefined, b: number | null | undefined) => (a && b ? `${(a / b).toFixed(2)}×` : 'n/a');
+const say = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
+function verdictRow(name: string, r: LoadTestResult): Row {
+  const errors = Object.values(r.figures.serverErrors).reduce((a, b) => a + b, 0);
+  return {
+    scenario: name,
+    figure: 'verdict',
+    value: `${r.verdict.pass ? 'PASS' : 'FAIL'} (5xx ${errors}, timeouts ${r.figures.timeouts})${r.verdict.pass ? '' : `: ${r.verdict.reasons.join('; ')}`}`,
+  };
+}
+
+async function load(sys: LocalSystem, o: LoadTestOverrides): Promise<LoadTestResult> {
+  return runLoadTest(resolveOptions({ url: sys.url, adminToken: ADMIN_TOKEN, quiet: true, retryShare: 0, ...o }));
+}
+
+async function main() {
+  const { values } = parseArgs({
+    args: process.argv.slice(2).filter((a) => a !== '--'),
+    options: { workers: { type: 'string' }, scenario: { type: 'string' }, scale: { type: 'string' }, write: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) return void process.stdout.write(HELP);
+  const workers = Number(values.workers ?? 2);
+  const scale = Number(values.scale ?? 1);
+  const only = values.scenario as Scenario | undefined;
+  if (!Number.isInteger(workers) || workers < 1) throw new Error('--workers must be a positive integer');
+  if (!(scale > 0)) throw new Error('--scale must be a positive number');
+  if (only && !SCENARIOS.includes(only)) throw new Error(`--scenario must be one of ${SCENARIOS.join(', ')}`);
+  const n = (x: number) => Math.max(10, Math.round(x * scale));
+  const runs = (s: Scenario) => !only || only === s;
+
+  say(`starting the API and ${workers} worker process(es) on loopback`);
+  const sys = await startLocalSystem({ workers });
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const rows: Row[] = [];
+  let hotDecisions: number | null = null;
+  try {
+    // Baseline (a), measured first, on the same database: the ceiling of one hold per transaction.
+    let dbCeiling1 = 0;
+    let dbCeiling32 = 0;
+    if (runs('hot') || runs('many') || runs('seatmap')) {
+      say('baseline (a): the hold transaction alone, postgres.js, no HTTP, no queue');
+      dbCeiling1 = await holdTransactionBaseline(sys.db.url, { concurrency: 1, commands: n(3000), capacity: 20_000 });
+      dbCeiling32 = await holdTransactionBaseline(sys.db.url, { concurrency: 32, commands: n(10_000), capacity: 50_000 });
+      rows.push({ scenario: 'baseline (a)', figure: 'hold transactions/s, 1 at a time (what strict FIFO allows one show)', value: fmt(dbCeiling1) });
+      rows.push({ scenario: 'baseline (a)', figure: 'hold transactions/s, 32 at a time', value: fmt(dbCeiling32) });
+    }
+
+    if (runs('hot')) {
+      say(`hot show: ${n(20_000)} buyers, 500 concurrent, 5,000 GA seats, quantity 1-4`);
+      const r = await load(sys, { buyers: n(20_000), concurrency: 500, layout: { ga: [{ code: 'GA', capacity: 5000, priceCents: 4500 }], holdTtlSeconds: 5 } });
+      hotDecisions = r.figures.decisionsPerSec;
+      const f = r.figures;
+      rows.push({ scenario: 'hot show', figure: 'decisions/s', value: fmt(f.decisionsPerSec), baseline: `${fmt(dbCeiling1)} (a, 1 at a time)`, ratio: ratio(f.decisionsPerSec, dbCeiling1) });
+      rows.push({ scenario: 'hot show', figure: 'decisions/s vs (a) at 32 in parallel', value: fmt(f.decisionsPerSec), baseline: fmt(dbCeiling32), ratio: ratio(f.decisionsPerSec, dbCeiling32) });
+      rows.push({ scenario: 'hot show', figure: 'accepted requests/s', value: fmt(f.acceptedPerSec) });
+      rows.push({ scenario: 'hot show', figure: 'accept latency p50 / p99 / max (ms)', value: `${fmt(f.acceptLatencyMs.p50, 1)} / ${fmt(f.acceptLatencyMs.p99, 1)} / ${fmt(f.acceptLatencyMs.max, 1)}` });
+      rows.push({ scenario: 'hot show', figure: 'decision latency p50 / p99 / max (ms)', value: `${fmt(f.decisionLatencyMs.p50, 1)} / ${fmt(f.decisionLatencyMs.p99, 1)} / ${fmt(f.decisionLatencyMs.max, 1)}` });
+      rows.push({ scenario: 'hot show', figure: 'time to sell out (s)', value: fmt((f.timeToSellOutMs ?? NaN) / 1000, 2) });
+      rows.push(verdictRow('hot show', r));
+    }
+
+    if (runs('seatmap')) {
+      say(`seat map: 2,000 assigned seats, ${n(5000)} buyers asking for 1-4 exact seats among the best 300`);
+      const r = await load(sys, {
+        buyers: n(5000),
+        concurrency: 200,
+        exactSeatsShare: 1,
+        hotBlock: 300,
+        layout: { ga: [], seating: { sections: 4, rows: 20, seatsPerRow: 25, tier: 'SEAT', priceCents: 6000 }, holdTtlSeconds: 5 },
+      });
+      rows.push({ scenario: 'seat map', figure: 'decisions/s', value: fmt(r.figures.decisionsPerSec), baseline: fmt(dbCeiling1), ratio: ratio(r.figures.decisionsPerSec, dbCeiling1) });
+      rows.push({ scenario: 'seat map', figure: 'decision latency p99 (ms)', value: fmt(r.figures.decisionLatencyMs.p99, 1) });
+      rows.push(verdictRow('seat map', r));
+    }
+
+    if (runs('many')) {
+      say(`many shows: 200 shows × 100 seats, ${n(20_000)} buyers spread over them`);
+      const r = await load(sys, { shows: 200, buyers: n(20_000), concurrency: 500, layout: { ga: [{ code: 'GA', capacity: 100, priceCents: 4500 }], holdTtlSeconds: 5 } });
+      rows.push({ scenario: 'many shows', figure: 'decisions/s (all shows)', value: fmt(r.figures.decisionsPerSec), baseline: hotDecisions ? `${fmt(hotDecisions)} (hot show)` : undefined, ratio: ratio(r.figures.decisionsPerSec, hotDecisions) });
+      rows.push({ scenario: 'many shows', figure: 'decision latency p99 (ms)', value: fmt(r.figures.decisionLatencyMs.p99, 1) });
+      rows.push(verdictRow('many shows', r));
+    }
+
+    if (runs('polling')) {
+      say('polling: 2,000 live bookings polled by 500 clients for 20 s (plain, then If-None-Match)');
+      const setup = await load(sys, { buyers: 2000, concurrency: 200, quantity: { min: 1, max: 1 }, confirmShare: 0, declineShare: 0, cancelShare: 0, abandonShare: 0, layout: { ga: [{ code: 'GA', capacity: 5000, priceCents: 4500 }], holdTtlSeconds: 3600 } });
+      const docs = await Promise.all(
+        (await redis.keys(`${sys.prefix}:booking:*`)).slice(0, 2000).map(async (k) => JSON.parse((await redis.get(k))!) as { id: string; version: number }),
+      );
+      const paths = docs.map((d) => `/v1/bookings/${d.id}`);
+      const plain = await hammer(sys.url, paths, { clients: 500, seconds: 20 * Math.min(1, scale * 2) });
+      const cached = await hammer(sys.url, paths, { clients: 500, seconds: 20 * Math.min(1, scale * 2), headers: (i) => ({ 'if-none-match': `"${docs[i]!.version}"` }) });
+      say('baseline (b): a bare Fastify route answering from one Redis GET');
+      const base = await redisGetBaseline({ clients: 500, seconds: 10 * Math.min(1, scale * 2) });
+      rows.push({ scenario: 'polling', figure: 'GET /v1/bookings/:id requests/s (p99 ms)', value: `${fmt(plain.rps)} (${fmt(plain.p99, 1)})`, baseline: `${fmt(base.rps)} (b)`, ratio: ratio(plain.rps, base.rps) });
+      rows.push({ scenario: 'polling', figure: 'same with If-None-Match → 304, requests/s (p99 ms)', value: `${fmt(cached.rps)} (${fmt(cached.p99, 1)})`, baseline: `${fmt(base.rps)} (b)`, ratio: ratio(cached.rps, base.rps) });
+      rows.push({ scenario: 'polling', figure: 'answers', value: `${JSON.stringify(plain.statuses)} / ${JSON.stringify(cached.statuses)}` });
+      rows.push(verdictRow('polling setup', setup));
+    }
+
+    if (runs('expiry')) {
+      say(`expiry: ${n(5000)} holds with a 5-second TTL, none confirmed`);
+      const r = await load(sys, {
+        buyers: n(5000),
+        concurrency: 500,
+        quantity: { min: 1, max: 1 },
+        confirmShare: 0,
+        declineShare: 0,
+        cancelShare: 0,
+        abandonShare: 1,
+        layout: { ga: [{ code: 'GA', capacity: Math.max(n(5000), 10), priceCents: 4500 }], holdTtlSeconds: 5 },
+      });
+      const f = r.figures;
+      rows.push({ scenario: 'expiry', figure: 'hold-release lag p50 / p99 / max (ms)', value: `${fmt(f.releaseLagMs.p50, 1)} / ${fmt(f.releaseLagMs.p99, 1)} / ${fmt(f.releaseLagMs.max, 1)}` });
+      rows.push({ scenario: 'expiry', figure: 'releases missed', value: fmt(f.releasesMissed) });
+      rows.push(verdictRow('expiry', r));
+    }
+
+    if (runs('accept')) {
+      let best: number | null = null;
+      for (const rate of [500, 1000, 1500, 2000, 2500, 3000]) {
+        say(`accept latency: open loop at ${rate} arrivals/s for 5 s`);
+        const r = await load(sys, { mode: 'open', rate, buyers: Math.max(10, Math.round(rate * 5 * Math.min(1, scale * 2))), quantity: { min: 1, max: 1 }, confirmShare: 0, declineShare: 0, cancelShare: 0, abandonShare: 0, layout: { ga: [{ code: 'GA', capacity: 100_000, priceCents: 4500 }], holdTtlSeconds: 600 } });
+        const p99 = r.figures.acceptLatencyMs.p99;
+        if (p99 != null && p99 <= 20) best = rate;
+        rows.push({ scenario: 'accept latency', figure: `open loop ${rate}/s: accept p50 / p99 (ms)`, value: `${fmt(r.figures.acceptLatencyMs.p50, 1)} / ${fmt(p99, 1)}${r.verdict.pass ? '' : ' (verdict FAIL)'}` });
+      }
+      rows.push({ scenario: 'accept latency', figure: 'highest arrival rate with p99 ≤ 20 ms', value: best ? `${best}/s` : 'below 500/s' });
+    }
+
+    if (runs('clients')) {
+      say(`5,000 concurrent closed-loop clients, ${n(10_000)} buyers`);
+      const r = await load(sys, { buyers: n(10_000), concurrency: 5000, quantity: { min: 1, max: 2 }, layout: { ga: [{ code: 'GA', capacity: 5000, priceCents: 4500 }], holdTtlSeconds: 5 } });
+      const f = r.figures;
+      rows.push({ scenario: '5,000 clients', figure: 'accept p50 / p99 / max (ms)', value: `${fmt(f.acceptLatencyMs.p50, 1)} / ${fmt(f.acceptLatencyMs.p99, 1)} / ${fmt(f.acceptLatencyMs.max, 1)}` });
+      rows.push({ scenario: '5,000 clients', figure: 'errors (network) / timeouts', value: `${fmt(f.networkErrors)} / ${fmt(f.timeouts)}` });
+      rows.push(verdictRow('5,000 clients', r));
+    }
+  } finally {
+    say('stopping the system');
+    await redis.quit();
+    const codes = await sys.stop();
+    if (codes.some((c) => c !== 0)) say(`a process did not exit 0 on SIGTERM: ${codes.join(', ')}`);
+  }
+
+  const table = [
+    '| scenario | figure | value | baseline (same run) | ratio |',
+    '| --- | --- | --- | --- | --- |',
+    ...rows.map((r) => `| ${r.scenario} | ${r.figure} | ${r.value} | ${r.baseline ?? ''} | ${r.ratio ?? ''} |`),
+  ].join('\n');
+  process.stdout.write(`${table}\n`);
+  if (values.write) {
+    const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+    const command = `pnpm bench -- ${process.argv.slice(2).filter((a) => a !== '--').join(' ')}`.trim();
+    await writeFile(values.write, `# Benchmarks\n\nLatest run: ${new Date().toISOString()}\n\n- command: \`${command}\`\n- machine: ${machine}; API, ${workers} worker(s), Postgres, Redis and the load generator all on it\n\n${table}\n`);
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench failed: ${(err as Error).stack ?? err}\n`);
+  process.exit(1);
+});
