@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { ApiConfig } from './config.js';
 import { dbPlugin } from './plugins/db.js';
+import { metricsPlugin } from './plugins/metrics.js';
 import { problemJsonPlugin } from './plugins/problem-json.js';
 import { queuesPlugin } from './plugins/queues.js';
 import { redisPlugin } from './plugins/redis.js';
@@ -11,6 +12,7 @@ import { swaggerPlugin } from './plugins/swagger.js';
 import { validationPlugin } from './plugins/validation.js';
 import { bookingRoutes } from './routes/bookings.js';
 import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { showRoutes } from './routes/shows.js';
 
 export interface BuildAppOptions {
@@ -41,6 +43,7 @@ export async function buildApp({ config, logger }: BuildAppOptions): Promise<Fas
   await app.register(validationPlugin);
   await app.register(problemJsonPlugin);
   await app.register(swaggerPlugin);
+  await app.register(metricsPlugin);
   await app.register(dbPlugin, { url: config.DATABASE_URL, poolSize: config.DB_POOL_SIZE });
   await app.register(redisPlugin, { url: config.REDIS_URL });
   await app.register(queuesPlugin, { prefix: config.QUEUE_PREFIX });
@@ -48,6 +51,7 @@ export async function buildApp({ config, logger }: BuildAppOptions): Promise<Fas
   await app.register(showCachePlugin);
 
   await app.register(healthRoutes);
+  await app.register(metricsRoutes);
   await app.register(showRoutes, { adminToken: config.ADMIN_TOKEN, defaultHoldTtlSeconds: config.HOLD_TTL_SECONDS });
   await app.register(bookingRoutes, { commandTimeoutMs: config.COMMAND_TIMEOUT_MS });
   return app;

@@ -67,7 +67,7 @@ export async function startLocalSystem(opts: { workers?: number; workerEnv?: Rec
   const db = await createTestDatabase();
   const prefix = `lt${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
   const port = await freePort();
-  const common = { DATABASE_URL: db.url, REDIS_URL, QUEUE_PREFIX: prefix, LOG_LEVEL: 'warn' };
+  const common = { DATABASE_URL: db.url, REDIS_URL, QUEUE_PREFIX: prefix, LOG_LEVEL: 'warn', WORKER_METRICS_PORT: '0' };
   const api = spawnTs('apps/api', 'src/server.ts', { ...common, PORT: String(port), HOST: '127.0.0.1', ADMIN_TOKEN });
   const workers = Array.from({ length: opts.workers ?? 1 }, () => spawnTs('apps/worker', 'src/main.ts', { ...common, ...opts.workerEnv }));
   const url = `http://127.0.0.1:${port}`;

@@ -22,6 +22,8 @@ export const WorkerConfigSchema = Type.Object({
   SWEEP_GRACE_MS: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 2000 }),
   DB_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
+  /** Port of GET /metrics (Prometheus), on every interface; 0 turns metrics off. */
+  WORKER_METRICS_PORT: Type.Integer({ minimum: 0, maximum: 65_535, default: 9464 }),
 });
 export type WorkerConfig = ReturnType<typeof loadWorkerConfig>;
 

@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { ShowQueues, redisKeys } from '@booking/contracts';
 import { createSql } from '@booking/db';
 import { loadWorkerConfig } from './config.js';
+import { createWorkerMetrics, startMetricsServer, type MetricsServer } from './metrics.js';
 import { MockPaymentProvider } from './payments.js';
 import { createProcessor, runSweep } from './processors/index.js';
 import { createRetireJobs } from './retire.js';
@@ -32,7 +33,8 @@ const keys = redisKeys(config.QUEUE_PREFIX);
 const queues = new ShowQueues(redis, config.QUEUE_PREFIX);
 // Batching decides commands ahead of their jobs, which is only safe while a show runs one job at a time.
 const batchSize = config.SHOW_CONCURRENCY === 1 ? config.BATCH_SIZE : 1;
-const deps = { sql, payments: new MockPaymentProvider(), status: createStatusPublisher(redis, keys), queues, log, batchSize, retireJobs: createRetireJobs(redis, queues) };
+const metrics = config.WORKER_METRICS_PORT > 0 ? createWorkerMetrics() : undefined;
+const deps = { sql, payments: new MockPaymentProvider(), status: createStatusPublisher(redis, keys), queues, log, batchSize, retireJobs: createRetireJobs(redis, queues), metrics };
 
 const workers = new ShowWorkers({
   redis,
@@ -45,6 +47,7 @@ const workers = new ShowWorkers({
   showConcurrency: config.SHOW_CONCURRENCY,
   idleMs: config.WORKER_IDLE_MS,
   lockMs: config.JOB_LOCK_MS,
+  metrics,
 });
 
 let sweeping: Promise<unknown> = Promise.resolve();
@@ -52,12 +55,23 @@ const sweepTimer = setInterval(() => {
   sweeping = runSweep(deps, { graceMs: config.SWEEP_GRACE_MS }).catch((err) => log.warn({ err }, 'sweep failed'));
 }, config.SWEEP_INTERVAL_MS);
 
+let metricsServer: MetricsServer | null = null;
+if (metrics) {
+  try {
+    metricsServer = await startMetricsServer(metrics.registry, config.WORKER_METRICS_PORT);
+  } catch (err) {
+    // Several workers on one host: metrics must not stop the one that came second from working.
+    log.warn({ err }, `WORKER_METRICS_PORT ${config.WORKER_METRICS_PORT} is not available: this worker serves no /metrics (give each worker on a host its own port, or 0)`);
+  }
+}
+
 closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS, logger: log }, async ({ signal, err }) => {
   if (err) log.error({ err }, 'shutting down after an error');
   else log.info({ signal }, 'shutting down: finishing active jobs');
   clearInterval(sweepTimer);
   await workers.close();
   await sweeping;
+  await metricsServer?.close();
   await queues.close();
   await sql.end({ timeout: 5 });
   subscriber.disconnect();
@@ -66,4 +80,4 @@ closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS, logger: log }, async ({ signal
 });
 
 await workers.start();
-log.info({ prefix: config.QUEUE_PREFIX, showConcurrency: config.SHOW_CONCURRENCY, batchSize }, 'worker started');
+log.info({ prefix: config.QUEUE_PREFIX, showConcurrency: config.SHOW_CONCURRENCY, batchSize, metricsPort: metricsServer?.port ?? null }, 'worker started');

@@ -1,7 +1,8 @@
-import { Worker, type Job } from 'bullmq';
+import { QueueKeys, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { showQueueName, type RedisKeys, type ShowQueues } from '@booking/contracts';
+import type { QueueDepth, WorkerMetrics } from './metrics.js';
 
 export interface ShowWorkersOptions {
   /** Commands connection (shared by the queues and every attached worker's non-blocking calls). */
@@ -18,6 +19,8 @@ export interface ShowWorkersOptions {
   lockMs: number;
   /** How often the due list is polled (wake messages make it faster still). */
   pollMs?: number;
+  /** Its scrapes read shows attached and queue depths from here (see queueDepths). */
+  metrics?: WorkerMetrics;
 }
 
 interface Attached {
@@ -44,6 +47,7 @@ export class ShowWorkers {
 
   constructor(opts: ShowWorkersOptions) {
     this.#o = opts;
+    opts.metrics?.trackShows(this);
   }
 
   get attachedCount() {
@@ -151,6 +155,36 @@ export class ShowWorkers {
     const queue = this.#o.queues.get(showId);
     const [, score] = await this.#o.redis.zrange(queue.keys.delayed!, '0', '0', 'WITHSCORES');
     return score === undefined ? null : Math.floor(Number(score) / 4096);
+  }
+
+  /**
+   * Jobs per state in the queues of the shows this process is attached to and of up to
+   * `maxShows` shows in the due list (soonest first: busy shows, then the next hold expiries),
+   * read in one pipelined round trip. Every worker process sees the same queues.
+   */
+  async queueDepths(maxShows = 1000): Promise<QueueDepth[]> {
+    const { redis, keys, prefix } = this.#o;
+    if (redis.status !== 'ready') throw new Error(`redis is ${redis.status}`);
+    const due = await redis.zrange(keys.activeShows, '0', String(maxShows - 1));
+    const showIds = [...new Set([...this.#attached.keys(), ...due])].slice(0, maxShows);
+    const qk = new QueueKeys(prefix);
+    const pipeline = redis.pipeline();
+    for (const showId of showIds) {
+      const key = (type: string) => qk.toKey(showQueueName(showId), type);
+      pipeline.llen(key('wait')).llen(key('paused')).zcard(key('prioritized')).llen(key('active')).zcard(key('delayed'));
+    }
+    const replies = (await pipeline.exec()) ?? [];
+    const n = (i: number) => {
+      const [err, value] = replies[i] ?? [null, 0];
+      if (err) throw err;
+      return Number(value);
+    };
+    return showIds.map((showId, s) => ({
+      showId,
+      waiting: n(s * 5) + n(s * 5 + 1) + n(s * 5 + 2),
+      active: n(s * 5 + 3),
+      delayed: n(s * 5 + 4),
+    }));
   }
 
   /** Stops taking jobs, lets the active ones finish, closes every worker. */

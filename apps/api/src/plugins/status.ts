@@ -31,6 +31,8 @@ export interface StatusStore {
   waitForChange(bookingId: string, version: number | null, ms: number): Promise<StoredBooking | null>;
   /** Resolves with the command's result, published by the worker, or null after `ms`. */
   waitForResult(commandId: string, ms: number, afterRegister: () => Promise<void>): Promise<CommandResult | null>;
+  /** Requests waiting right now: on a booking's change (long-polls), on a command's result. */
+  waiting(): { booking: number; command: number };
 }
 
 // Claims the idempotency key (if any) and writes the PENDING document in one step, so a
@@ -69,7 +71,8 @@ export const statusPlugin = fp(async (app: FastifyInstance, opts: { prefix: stri
   });
   await app.subscriber.subscribe(keys.bookingChannel, keys.resultChannel);
 
-  const pending = new Set<() => void>();
+  // The shutdown callbacks of the waits in progress, by kind (their sizes are the waiter gauges).
+  const pending = { booking: new Set<() => void>(), command: new Set<() => void>() };
 
   /**
    * The one waiting mechanism behind both long-polls: registers `id` in `waiters` first, then
@@ -77,6 +80,7 @@ export const statusPlugin = fp(async (app: FastifyInstance, opts: { prefix: stri
    * with the first value that `accept` takes, or null on timeout or shutdown.
    */
   function waitFor<M, T>(
+    kind: keyof typeof pending,
     waiters: Map<string, Set<(m: M) => void>>,
     id: string,
     ms: number,
@@ -90,7 +94,7 @@ export const statusPlugin = fp(async (app: FastifyInstance, opts: { prefix: stri
         clearTimeout(timer);
         set.delete(onMessage);
         if (set.size === 0 && waiters.get(id) === set) waiters.delete(id);
-        pending.delete(onShutdown);
+        pending[kind].delete(onShutdown);
         if (err) reject(err);
         else resolve(value);
       };
@@ -101,7 +105,7 @@ export const statusPlugin = fp(async (app: FastifyInstance, opts: { prefix: stri
       const onShutdown = () => done(null);
       const timer = setTimeout(onShutdown, ms);
       set.add(onMessage);
-      pending.add(onShutdown);
+      pending[kind].add(onShutdown);
       check().then(
         (value) => value !== null && done(value),
         (err) => done(null, err),
@@ -112,7 +116,11 @@ export const statusPlugin = fp(async (app: FastifyInstance, opts: { prefix: stri
   const store: StatusStore = {
     async get(bookingId) {
       const raw = await app.redis.get(keys.booking(bookingId));
-      if (raw) return { raw, doc: JSON.parse(raw) as Booking };
+      if (raw) {
+        app.metrics.statusRead('redis');
+        return { raw, doc: JSON.parse(raw) as Booking };
+      }
+      app.metrics.statusRead('postgres');
       const doc = await getBooking(app.sql, bookingId);
       return doc ? { raw: JSON.stringify(doc), doc } : null;
     },
@@ -136,6 +144,7 @@ export const statusPlugin = fp(async (app: FastifyInstance, opts: { prefix: stri
 
     waitForChange(bookingId, version, ms) {
       return waitFor<StoredBooking, StoredBooking>(
+        'booking',
         bookingWaiters,
         bookingId,
         ms,
@@ -148,19 +157,21 @@ export const statusPlugin = fp(async (app: FastifyInstance, opts: { prefix: stri
     },
 
     waitForResult(commandId, ms, afterRegister) {
-      return waitFor<CommandResult, CommandResult>(resultWaiters, commandId, ms, (r) => r, async () => {
+      return waitFor<CommandResult, CommandResult>('command', resultWaiters, commandId, ms, (r) => r, async () => {
         await afterRegister();
         // The same command may have been decided already (a repeated confirm): its result is kept.
         const raw = await app.redis.get(keys.commandResult(commandId));
         return raw ? (JSON.parse(raw) as CommandResult) : null;
       });
     },
+
+    waiting: () => ({ booking: pending.booking.size, command: pending.command.size }),
   };
   app.decorate('status', store);
 
   // On shutdown, answer every long-poll now (with what it has) instead of holding close() for
   // up to 30 s: clients simply poll again, at the next instance.
   app.addHook('preClose', async () => {
-    for (const stop of [...pending]) stop();
+    for (const stop of [...pending.booking, ...pending.command]) stop();
   });
 });

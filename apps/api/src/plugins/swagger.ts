@@ -19,7 +19,7 @@ export const swaggerPlugin = fp(async (app: FastifyInstance) => {
         { name: 'shows', description: 'Shows, tiers and seat maps' },
         { name: 'bookings', description: 'Holding, confirming and cancelling seats' },
         { name: 'admin', description: 'Needs the admin bearer token' },
-        { name: 'ops', description: 'Health' },
+        { name: 'ops', description: 'Health and metrics' },
       ],
     },
   });

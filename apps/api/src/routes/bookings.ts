@@ -168,6 +168,7 @@ export async function bookingRoutes(appBase: FastifyInstance, opts: { commandTim
         await app.status.forget(bookingId, key);
         throw err;
       }
+      app.metrics.bookingAccepted();
     }
 
     const decided = waiting ? await waiting : null;

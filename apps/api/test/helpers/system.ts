@@ -116,7 +116,8 @@ export async function startSystem(
   await app.listen({ host: '127.0.0.1', port: 0, backlog: 4096 });
   const address = app.server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  const workerEnv = { DATABASE_URL: db.url, REDIS_URL, QUEUE_PREFIX: prefix, WORKER_IDLE_MS: '2000', JOB_LOCK_MS: '2000', ...opts.workerEnv };
+  // Metrics off unless a test asks: parallel test files must not compete for one fixed port.
+  const workerEnv = { DATABASE_URL: db.url, REDIS_URL, QUEUE_PREFIX: prefix, WORKER_IDLE_MS: '2000', JOB_LOCK_MS: '2000', WORKER_METRICS_PORT: '0', ...opts.workerEnv };
   const workers: WorkerProcess[] = [];
 
   t.teardown(async () => {

@@ -15,6 +15,7 @@ export async function processExpire(job: Job, deps: ProcessorDeps, token?: strin
   }
   const peeked = await peekBatch(job, 'expire', deps);
   const results = await expireHolds(deps.sql, [cmd.bookingId, ...peeked.map((p) => p.payload.bookingId)]);
+  deps.metrics?.holdsReleased(results.flatMap((r) => (r.changed && r.booking ? [r.booking] : [])), 'expiry');
   // Also on a replay: a worker killed after the commit left the documents unwritten.
   await Promise.all(results.map((r) => (r.booking && r.booking.status !== 'HELD' ? deps.status.publishBooking(r.booking) : undefined)));
   // A peeked expiry whose hold is still live by the database's clock keeps its job (it re-delays).

@@ -26,6 +26,7 @@ export async function processHold(job: Job, deps: ProcessorDeps) {
     peeked = [];
     decisions = await unlessInvalid(() => holdSeatsBatch(deps.sql, [cmd]));
   }
+  deps.metrics?.holdsDecided(decisions);
   await afterCommit(decisions.map((d) => d.booking), deps);
   await retirePeeked(job, peeked, deps);
   return { status: decisions[0]!.booking?.status, changed: decisions[0]!.changed, batch: decisions.length };

@@ -3,6 +3,7 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import { JobSchemas, waitingStateByName, type Booking, type JobName, type JobPayloads, type PaymentProvider, type ShowQueues } from '@booking/contracts';
 import { InvalidCommand, type Decision, type Sql } from '@booking/db';
+import type { WorkerMetrics } from '../metrics.js';
 import type { RetireJobs } from '../retire.js';
 import type { StatusPublisher } from '../status.js';
 
@@ -20,6 +21,8 @@ export interface ProcessorDeps {
   batchSize: number;
   /** Removes jobs a batch has decided from their show's queue (oldest first). */
   retireJobs: RetireJobs;
+  /** Decisions and releases are recorded here when given (metrics off: absent). */
+  metrics?: WorkerMetrics;
 }
 
 const validators = Object.fromEntries(Object.entries(JobSchemas).map(([name, schema]) => [name, Compile(schema)])) as {

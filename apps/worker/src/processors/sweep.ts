@@ -10,6 +10,7 @@ export async function runSweep(deps: ProcessorDeps, opts: { graceMs: number; bat
   let released = 0;
   for (;;) {
     const docs = await sweepExpiredHolds(deps.sql, { graceMs: opts.graceMs, limit: batch });
+    deps.metrics?.holdsReleased(docs, 'sweep');
     for (const doc of docs) await deps.status.publishBooking(doc);
     released += docs.length;
     if (docs.length < batch) break;
