@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
-import { getShowCatalog, getShowRules, type ShowCatalog } from '@booking/db';
+import { getShowRules, getShowSeatIds, getShowTiers } from '@booking/db';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -8,13 +8,16 @@ declare module 'fastify' {
   }
 }
 
-export interface ShowFacts extends ShowCatalog {
+export interface ShowFacts {
+  tiers: Set<string>;
   maxSeatsPerBooking: number;
 }
 
 export interface ShowCache {
   /** What a booking request is validated against; null for an unknown show. */
   get(showId: string): Promise<ShowFacts | null>;
+  /** seat id → tier of every seat of the show, for requests that name exact seats. */
+  seats(showId: string): Promise<Map<string, string>>;
 }
 
 const MAX_SHOWS = 200;
@@ -22,25 +25,31 @@ const RULES_TTL_MS = 1000;
 
 /**
  * Booking requests are validated (tiers, seat ids, per-booking limit) without a Postgres query
- * per request: a show's tiers and seat ids never change once created, so they are cached; the
- * editable per-booking limit is re-read at most once a second. Sales open/closed is not checked
- * here — the worker decides that (SALES_CLOSED), in the same transaction as the claim.
+ * per request: a show's tiers and seat ids never change once created, so they are cached — the
+ * seat ids (up to 100,000 of them) only once a request names exact seats, so a general-admission
+ * on-sale never loads them; the editable per-booking limit is re-read at most once a second.
+ * Sales open/closed is not checked here — the worker decides that (SALES_CLOSED), in the same
+ * transaction as the claim.
  */
 export const showCachePlugin = fp(async (app: FastifyInstance) => {
-  const catalogs = new Map<string, Promise<ShowCatalog | null>>();
+  /** A small LRU of immutable per-show facts; a failed or empty load is not kept. */
+  function memo<T>(load: (showId: string) => Promise<T>, keep: (value: T) => boolean) {
+    const cache = new Map<string, Promise<T>>();
+    return (showId: string) => {
+      let p = cache.get(showId);
+      if (!p) {
+        p = load(showId);
+        cache.set(showId, p);
+        if (cache.size > MAX_SHOWS) cache.delete(cache.keys().next().value!);
+        p.then((v) => keep(v) || cache.delete(showId), () => cache.delete(showId));
+      }
+      return p;
+    };
+  }
+  // An unknown show is not cached: it may be created a moment later.
+  const tiers = memo((id) => getShowTiers(app.sql, id), (t) => t.size > 0);
+  const seats = memo((id) => getShowSeatIds(app.sql, id), (s) => s.size > 0);
   const rules = new Map<string, { at: number; value: Promise<{ maxSeatsPerBooking: number } | null> }>();
-
-  const catalog = (showId: string) => {
-    let p = catalogs.get(showId);
-    if (!p) {
-      p = getShowCatalog(app.sql, showId);
-      catalogs.set(showId, p);
-      if (catalogs.size > MAX_SHOWS) catalogs.delete(catalogs.keys().next().value!);
-      // Unknown shows and failures are not cached: the show may be created a moment later.
-      p.then((c) => c || catalogs.delete(showId), () => catalogs.delete(showId));
-    }
-    return p;
-  };
 
   const showRules = (showId: string) => {
     const hit = rules.get(showId);
@@ -54,8 +63,9 @@ export const showCachePlugin = fp(async (app: FastifyInstance) => {
 
   app.decorate<ShowCache>('shows', {
     async get(showId) {
-      const [c, r] = await Promise.all([catalog(showId), showRules(showId)]);
-      return c && r ? { ...c, maxSeatsPerBooking: r.maxSeatsPerBooking } : null;
+      const [t, r] = await Promise.all([tiers(showId), showRules(showId)]);
+      return t.size > 0 && r ? { tiers: t, maxSeatsPerBooking: r.maxSeatsPerBooking } : null;
     },
+    seats,
   });
 });

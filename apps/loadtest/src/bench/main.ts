@@ -3,6 +3,7 @@
 // and prints one table (figures beside their baseline, as ratios). See docs/benchmarks.md.
 import { cpus, totalmem } from 'node:os';
 import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { resolveOptions, runLoadTest, type LoadTestOverrides, type LoadTestResult } from '../index.js';
 import { hammer, holdTransactionBaseline, redisGetBaseline } from './baselines.js';
@@ -65,6 +66,13 @@ async function main() {
   const sys = await startLocalSystem({ workers });
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const rows: Row[] = [];
+  const push = rows.push.bind(rows);
+  // Each figure is printed as soon as it is measured, so a long run shows progress and a
+  // failure late in the run keeps what came before.
+  rows.push = (...added: Row[]) => {
+    for (const r of added) say(`${r.scenario} | ${r.figure} | ${r.value}${r.ratio ? ` | ${r.ratio} of ${r.baseline}` : ''}`);
+    return push(...added);
+  };
   let hotDecisions: number | null = null;
   try {
     // Baseline (a), measured first, on the same database: the ceiling of one hold per transaction.
@@ -107,8 +115,8 @@ async function main() {
     }
 
     if (runs('many')) {
-      say(`many shows: 200 shows × 100 seats, ${n(20_000)} buyers spread over them`);
-      const r = await load(sys, { shows: 200, buyers: n(20_000), concurrency: 500, layout: { ga: [{ code: 'GA', capacity: 100, priceCents: 4500 }], holdTtlSeconds: 5 } });
+      say(`many shows: 200 shows × 100 seats, ${n(5000)} buyers spread over them`);
+      const r = await load(sys, { shows: 200, buyers: n(5000), concurrency: 500, layout: { ga: [{ code: 'GA', capacity: 100, priceCents: 4500 }], holdTtlSeconds: 5 } });
       rows.push({ scenario: 'many shows', figure: 'decisions/s (all shows)', value: fmt(r.figures.decisionsPerSec), baseline: hotDecisions ? `${fmt(hotDecisions)} (hot show)` : undefined, ratio: ratio(r.figures.decisionsPerSec, hotDecisions) });
       rows.push({ scenario: 'many shows', figure: 'decision latency p99 (ms)', value: fmt(r.figures.decisionLatencyMs.p99, 1) });
       rows.push(verdictRow('many shows', r));
@@ -185,7 +193,8 @@ async function main() {
   if (values.write) {
     const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
     const command = `pnpm bench -- ${process.argv.slice(2).filter((a) => a !== '--').join(' ')}`.trim();
-    await writeFile(values.write, `# Benchmarks\n\nLatest run: ${new Date().toISOString()}\n\n- command: \`${command}\`\n- machine: ${machine}; API, ${workers} worker(s), Postgres, Redis and the load generator all on it\n\n${table}\n`);
+    // pnpm runs this in apps/loadtest; a relative path means where the command was typed.
+    await writeFile(resolve(process.env.INIT_CWD ?? process.cwd(), values.write), `# Benchmarks\n\nLatest run: ${new Date().toISOString()}\n\n- command: \`${command}\`\n- machine: ${machine}; API, ${workers} worker(s), Postgres, Redis and the load generator all on it\n\n${table}\n`);
   }
 }
 

@@ -144,18 +144,16 @@ export async function listSeats(
   return rows.map((r) => ({ ...r, expiresAt: r.expiresAt ? r.expiresAt.toISOString() : null }));
 }
 
-export interface ShowCatalog {
-  tiers: Set<string>;
-  /** seat id → tier code; immutable once the show exists, so the API caches it. */
-  seats: Map<string, string>;
+/** The show's tier codes (empty: no such show); immutable once the show exists. */
+export async function getShowTiers(sql: Executor, showId: string): Promise<Set<string>> {
+  const tiers = await sql<{ code: string }[]>`select code from tiers where show_id = ${showId}`;
+  return new Set(tiers.map((t) => t.code));
 }
 
-/** What the API needs to validate a booking request without asking Postgres again. */
-export async function getShowCatalog(sql: Executor, showId: string): Promise<ShowCatalog | null> {
-  const tiers = await sql<{ code: string }[]>`select code from tiers where show_id = ${showId}`;
-  if (tiers.length === 0) return null;
+/** seat id → tier code of every seat of the show; immutable once the show exists. */
+export async function getShowSeatIds(sql: Executor, showId: string): Promise<Map<string, string>> {
   const seats = await sql<{ id: string; tierCode: string }[]>`select id, tier_code from seats where show_id = ${showId}`;
-  return { tiers: new Set(tiers.map((t) => t.code)), seats: new Map(seats.map((s) => [s.id, s.tierCode])) };
+  return new Map(seats.map((s) => [s.id, s.tierCode]));
 }
 
 /** Sales status and per-booking limit, read by the API with a short cache. */
