@@ -46,7 +46,7 @@ export async function buildApp({ config, logger }: BuildAppOptions): Promise<Fas
   await app.register(metricsPlugin);
   await app.register(dbPlugin, { url: config.DATABASE_URL, poolSize: config.DB_POOL_SIZE });
   await app.register(redisPlugin, { url: config.REDIS_URL });
-  await app.register(queuesPlugin, { prefix: config.QUEUE_PREFIX });
+  await app.register(queuesPlugin, { prefix: config.QUEUE_PREFIX, maxShowBacklog: config.MAX_SHOW_BACKLOG });
   await app.register(statusPlugin, { prefix: config.QUEUE_PREFIX });
   await app.register(showCachePlugin);
 

@@ -17,6 +17,8 @@ export const ApiConfigSchema = Type.Object({
   DB_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200, default: 20 }),
   /** How long confirm/cancel wait for the worker's answer before a 503 (the command still runs). */
   COMMAND_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 10_000 }),
+  /** Back-pressure: past this many commands waiting in one show's queue, new bookings get 503. */
+  MAX_SHOW_BACKLOG: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 50_000 }),
 });
 
 export type ApiConfig = Omit<ReturnType<typeof parseEnv<typeof ApiConfigSchema>>, 'ADMIN_TOKEN'> & { ADMIN_TOKEN: string };

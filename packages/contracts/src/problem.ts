@@ -21,6 +21,7 @@ export const ProblemCodes = {
   RATE_LIMITED: 429,
   INTERNAL: 500,
   SERVICE_UNAVAILABLE: 503,
+  SHOW_BUSY: 503,
   DECISION_TIMEOUT: 503,
 } as const;
 export type ProblemCode = keyof typeof ProblemCodes;

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import { ShowQueues, redisKeys, type JobName, type JobPayloads } from '@booking/contracts';
+import { DomainError } from '../errors.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -11,7 +12,15 @@ declare module 'fastify' {
 export interface Commands {
   /** Adds the command to its show's queue and tells the workers the show has work. */
   enqueue<N extends JobName>(name: N, payload: JobPayloads[N] & { showId: string }): Promise<void>;
+  /**
+   * Back-pressure: throws a 503 SHOW_BUSY (with Retry-After) when the show already has more
+   * commands waiting than the configured limit, instead of queueing without bound.
+   */
+  assertCapacity(showId: string): Promise<void>;
 }
+
+/** How stale a show's backlog figure may be: one Redis round trip per show per interval at most. */
+const BACKLOG_TTL_MS = 200;
 
 /**
  * How often one API process re-marks a show as due and wakes the workers, at most. Skipping it
@@ -21,12 +30,38 @@ export interface Commands {
  */
 const WAKE_EVERY_MS = 250;
 
-export const queuesPlugin = fp(async (app: FastifyInstance, opts: { prefix: string }) => {
+export const queuesPlugin = fp(async (app: FastifyInstance, opts: { prefix: string; maxShowBacklog: number }) => {
   const keys = redisKeys(opts.prefix);
   const queues = new ShowQueues(app.redis, opts.prefix);
   const lastWake = new Map<string, number>();
+  const backlogs = new Map<string, { at: number; depth: Promise<number> }>();
+
+  /** Commands waiting in the show's queue (holds are prioritized, the rest plain), cached briefly. */
+  function backlog(showId: string): Promise<number> {
+    const hit = backlogs.get(showId);
+    if (hit && Date.now() - hit.at < BACKLOG_TTL_MS) return hit.depth;
+    const queue = queues.get(showId);
+    const depth = app.redis
+      .multi()
+      .zcard(queue.keys.prioritized!)
+      .llen(queue.keys.wait!)
+      .exec()
+      .then((r) => (r ?? []).reduce((n, [err, v]) => (err ? n : n + Number(v)), 0));
+    backlogs.set(showId, { at: Date.now(), depth });
+    if (backlogs.size > 10_000) backlogs.clear();
+    depth.catch(() => backlogs.delete(showId));
+    return depth;
+  }
 
   app.decorate<Commands>('commands', {
+    async assertCapacity(showId) {
+      const depth = await backlog(showId);
+      if (depth >= opts.maxShowBacklog) {
+        throw new DomainError('SHOW_BUSY', `This show has ${depth} requests waiting to be decided; try again shortly`, {
+          headers: { 'retry-after': String(Math.min(30, Math.max(1, Math.ceil(depth / 2000)))) },
+        });
+      }
+    },
     async enqueue(name, payload) {
       await queues.add(name, payload);
       const now = Date.now();

@@ -107,7 +107,7 @@ export async function bookingRoutes(appBase: FastifyInstance, opts: { commandTim
       params: ShowParams,
       headers: CreateBookingHeaders,
       body: CreateBookingBody,
-      response: { 201: Booking, 202: Booking, ...problems('SHOW_NOT_FOUND', 'IDEMPOTENCY_KEY_REUSED') },
+      response: { 201: Booking, 202: Booking, ...problems('SHOW_NOT_FOUND', 'IDEMPOTENCY_KEY_REUSED', 'SHOW_BUSY') },
     },
   }, async (request, reply) => {
     const { showId } = request.params;
@@ -155,6 +155,8 @@ export async function bookingRoutes(appBase: FastifyInstance, opts: { commandTim
       // Registered before the enqueue, so the worker's publish cannot come first and be missed.
       if (wait) waiting = app.status.waitForChange(bookingId, 1, wait * 1000);
       try {
+        // Back-pressure applies to new bookings only: a retry of an accepted one still gets it.
+        await app.commands.assertCapacity(showId);
         await app.commands.enqueue('hold', {
           bookingId,
           showId,

@@ -1,0 +1,123 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import t from 'tap';
+import { parseEnv, type Booking } from '@booking/contracts';
+import { createTestDatabase } from '@booking/db/testing';
+import { buildApp } from '../src/app.js';
+import { ApiConfigSchema, type ApiConfig } from '../src/config.js';
+import { ADMIN_TOKEN, defaultShow, startSystem } from './helpers/system.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function freePort(): Promise<number> {
+  const srv = createServer().listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const { port } = srv.address() as { port: number };
+  srv.close();
+  await once(srv, 'close');
+  return port;
+}
+
+t.test('back-pressure', async (t) => {
+  const sys = await startSystem(t, { workers: 0, config: { MAX_SHOW_BACKLOG: 5 } });
+  const show = await sys.createShow();
+
+  await t.test('past the backlog limit a new booking is a 503 SHOW_BUSY with Retry-After, and writes nothing', async (t) => {
+    const accepted: Booking[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await sys.book(show.id, { items: [{ tier: 'GA', quantity: 1 }] }, { 'idempotency-key': `bp-${i}` });
+      t.equal(res.status, 202);
+      accepted.push(res.body);
+      await sleep(250); // past the API's 200 ms backlog cache, so each request sees the last
+    }
+    const busy = await sys.book(show.id, { items: [{ tier: 'GA', quantity: 1 }] }, { 'idempotency-key': 'bp-over' });
+    t.equal(busy.status, 503);
+    t.equal((busy.body as unknown as { code: string }).code, 'SHOW_BUSY');
+    t.ok(Number(busy.headers.get('retry-after')) >= 1, 'Retry-After says when to come back');
+    t.equal((await sys.redis.keys(`${sys.prefix}:booking:*`)).length, 5, 'no document for the refused booking');
+    t.equal(await sys.redis.exists(`${sys.prefix}:idem:bp-over`), 0, 'its Idempotency-Key is free for the retry');
+
+    const retry = await sys.book(show.id, { items: [{ tier: 'GA', quantity: 1 }] }, { 'idempotency-key': 'bp-2' });
+    t.equal(retry.status, 202, 'a retry of an accepted booking still gets it');
+    t.equal(retry.body.id, accepted[2]!.id);
+
+    await t.test('once a worker drains the queue, bookings are accepted again', async (t) => {
+      await sys.startWorker();
+      for (const b of accepted) t.equal((await sys.decided(b.id)).status, 'HELD');
+      await sleep(250);
+      const again = await sys.book(show.id, { items: [{ tier: 'GA', quantity: 1 }] }, { 'idempotency-key': 'bp-over', prefer: 'wait=10' });
+      t.equal(again.status, 201);
+      t.equal(again.body.status, 'HELD');
+    });
+  });
+
+  t.same((await sys.invariants(show.id)).violations, []);
+});
+
+t.test('Redis outage', async (t) => {
+  const port = await freePort();
+  const startRedis = async (): Promise<ChildProcess> => {
+    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    for (let i = 0; i < 100; i++) {
+      const up = await new Promise<boolean>((resolve) => {
+        const s = createServer();
+        s.once('error', () => resolve(true)); // the port is taken: redis is listening
+        s.listen(port, '127.0.0.1', () => s.close(() => resolve(false)));
+      });
+      if (up) return child;
+      await sleep(50);
+    }
+    throw new Error('redis-server did not start');
+  };
+  let redis = await startRedis();
+  const db = await createTestDatabase();
+  const config = {
+    ...parseEnv(ApiConfigSchema, { DATABASE_URL: db.url, REDIS_URL: `redis://127.0.0.1:${port}`, QUEUE_PREFIX: 'outage', LOG_LEVEL: 'silent', NODE_ENV: 'test' }),
+    ADMIN_TOKEN,
+  } as ApiConfig;
+  const app = await buildApp({ config, logger: false });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  t.teardown(async () => {
+    await app.close();
+    redis.kill('SIGKILL');
+    await db.drop(!t.passing());
+  });
+  const post = (path: string, body: unknown, admin = false) =>
+    fetch(url + path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(admin ? { authorization: `Bearer ${ADMIN_TOKEN}` } : {}) },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(5000),
+    });
+  const show = (await (await post('/v1/shows', defaultShow(), true)).json()) as { id: string };
+  const ok = await post(`/v1/shows/${show.id}/bookings`, { items: [{ tier: 'GA', quantity: 1 }] });
+  t.equal(ok.status, 202, 'accepted while Redis is up');
+  const { id } = (await ok.json()) as Booking;
+
+  await t.test('with Redis down the API answers 503 problem documents at once, and recovers by itself', async (t) => {
+    redis.kill('SIGKILL');
+    await once(redis, 'exit');
+    for (const [name, res] of [
+      ['booking', () => post(`/v1/shows/${show.id}/bookings`, { items: [{ tier: 'GA', quantity: 1 }] })],
+      ['status read', () => fetch(`${url}/v1/bookings/${id}`, { signal: AbortSignal.timeout(5000) })],
+      ['readiness', () => fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(5000) })],
+    ] as const) {
+      const started = Date.now();
+      const r = await res();
+      const ms = Date.now() - started;
+      t.equal(r.status, 503, `${name}: 503`);
+      t.match(r.headers.get('content-type'), /application\/problem\+json/);
+      t.ok(r.headers.get('retry-after'), `${name}: Retry-After`);
+      t.ok(ms < 1500, `${name}: answered in ${ms} ms, not left hanging`);
+    }
+    redis = await startRedis();
+    let status = 0;
+    for (let i = 0; i < 100 && status !== 202; i++) {
+      await sleep(100);
+      status = (await post(`/v1/shows/${show.id}/bookings`, { items: [{ tier: 'GA', quantity: 1 }] })).status;
+    }
+    t.equal(status, 202, 'bookings are accepted again once Redis is back');
+  });
+});
