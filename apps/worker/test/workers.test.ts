@@ -143,6 +143,30 @@ t.test('show workers', async (t) => {
     t.equal(order?.confirmedFirst, true, 'the confirm did not wait for the 45 holds queued before it');
   });
 
+  await t.test('confirms queued back to back are decided in one transaction, each answered on its own', async (t) => {
+    const show = await newShow(60);
+    const held = Array.from({ length: 6 }, () => holdCmd(show.id));
+    for (const cmd of held) await holdSeats(sql, cmd);
+    const queue = queues.get(show.id);
+    await queue.pause();
+    const jobs = [];
+    for (const [i, cmd] of held.entries()) {
+      jobs.push(await queues.add('confirm', { bookingId: cmd.bookingId, showId: show.id, paymentToken: i === 3 ? 'tok_declined' : 'tok_visa' }));
+    }
+    await redis.zadd(keys.activeShows, Date.now(), show.id);
+    await queue.resume();
+    const results = await until('every confirm answered', async () => {
+      const raw = await Promise.all(jobs.map((j) => redis.get(keys.commandResult(j.id!))));
+      return raw.every(Boolean) ? raw.map((r) => JSON.parse(r!) as { outcome: string }) : null;
+    });
+    t.same(results.map((r) => r.outcome), ['OK', 'OK', 'OK', 'PAYMENT_DECLINED', 'OK', 'OK']);
+    const confirmedAt = await sql<{ at: Date }[]>`
+      select distinct confirmed_at as at from bookings where id = any(${held.map((c) => c.bookingId)}::uuid[]) and status = 'CONFIRMED'`;
+    t.equal(confirmedAt.length, 1, 'one transaction confirmed all five');
+    const [charges] = await sql<{ n: number }[]>`select count(*)::int as n from payments where booking_id = any(${held.map((c) => c.bookingId)}::uuid[])`;
+    t.equal(charges?.n, 5, 'five charges, none for the declined card');
+  });
+
   await t.test('a malformed job fails once, loudly, without retries', async (t) => {
     const show = await newShow(60);
     const job = await queues.get(show.id).add('hold', { nonsense: true }, { attempts: 5, jobId: `${randomUUID()}.hold` });

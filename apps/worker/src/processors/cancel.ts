@@ -1,8 +1,9 @@
 import type { Job } from 'bullmq';
-import { cancelBooking } from '@booking/db';
-import { parsePayload, runBookingCommand, type ProcessorDeps } from './shared.js';
+import { cancelBookings } from '@booking/db';
+import { parsePayload, peekBatch, runBookingCommands, type ProcessorDeps } from './shared.js';
 
-export function processCancel(job: Job, deps: ProcessorDeps) {
+export async function processCancel(job: Job, deps: ProcessorDeps) {
   const cmd = parsePayload('cancel', job);
-  return runBookingCommand(job, deps, () => cancelBooking(deps.sql, deps.payments, cmd));
+  const peeked = await peekBatch(job, 'cancel', deps);
+  return runBookingCommands(job, cmd, peeked, deps, (cmds) => cancelBookings(deps.sql, deps.payments, cmds));
 }

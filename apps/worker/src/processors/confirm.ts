@@ -1,8 +1,9 @@
 import type { Job } from 'bullmq';
-import { confirmBooking } from '@booking/db';
-import { parsePayload, runBookingCommand, type ProcessorDeps } from './shared.js';
+import { confirmBookings } from '@booking/db';
+import { parsePayload, peekBatch, runBookingCommands, type ProcessorDeps } from './shared.js';
 
-export function processConfirm(job: Job, deps: ProcessorDeps) {
+export async function processConfirm(job: Job, deps: ProcessorDeps) {
   const cmd = parsePayload('confirm', job);
-  return runBookingCommand(job, deps, () => confirmBooking(deps.sql, deps.payments, cmd));
+  const peeked = await peekBatch(job, 'confirm', deps);
+  return runBookingCommands(job, cmd, peeked, deps, (cmds) => confirmBookings(deps.sql, deps.payments, cmds));
 }

@@ -78,13 +78,18 @@ export interface Peeked<P> {
  * still decided strictly in acceptance order. Safe only while the show runs one job at a time
  * (global concurrency 1): then no other worker can take these jobs while we decide them.
  */
-export async function peekBatch<N extends 'hold' | 'expire'>(job: Job, name: N, deps: ProcessorDeps): Promise<Peeked<JobPayloads[N]>[]> {
+export async function peekBatch<N extends JobName>(job: Job, name: N, deps: ProcessorDeps): Promise<Peeked<JobPayloads[N]>[]> {
   if (deps.batchSize <= 1) return [];
   const showId = (job.data as { showId: string }).showId;
   const waiting = await deps.queues.get(showId).getJobs([waitingStateByName[name]], 0, deps.batchSize - 2, true);
   const batch: Peeked<JobPayloads[N]>[] = [];
+  // A batch names each booking once (two confirms of one booking are decided one after the other).
+  const bookings = new Set([(job.data as { bookingId: string }).bookingId]);
   for (const next of waiting) {
     if (!next?.id || next.name !== name || !validators[name].Check(next.data)) break;
+    const { bookingId } = next.data as { bookingId: string };
+    if (bookings.has(bookingId)) break;
+    bookings.add(bookingId);
     batch.push({ jobId: next.id, payload: next.data as JobPayloads[N] });
   }
   return batch;
@@ -98,19 +103,39 @@ export async function peekBatch<N extends 'hold' | 'expire'>(job: Job, name: N, 
  */
 export async function retirePeeked(job: Job, peeked: readonly Peeked<unknown>[], deps: ProcessorDeps): Promise<void> {
   if (peeked.length === 0) return;
-  const name = job.name as 'hold' | 'expire';
+  const name = job.name as JobName;
   await deps.retireJobs((job.data as { showId: string }).showId, waitingStateByName[name], peeked.map((p) => p.jobId)).catch((err: unknown) => {
     deps.log.warn({ err, jobId: job.id }, 'could not retire batched jobs; they will run as no-ops');
   });
 }
 
 /**
- * A confirm or cancel: decide it, then the usual after-commit work, then the result the waiting
- * API request is listening for (kept a while, for a repeated request).
+ * A confirm or cancel, decided together with the same commands queued right behind it (one
+ * transaction), then the usual after-commit work, then each command's result — what the
+ * waiting API request listens for (kept a while, for a repeated request) — then the peeked
+ * jobs are retired.
  */
-export async function runBookingCommand(job: Job, deps: ProcessorDeps, decide: () => Promise<Decision>) {
-  const d = await decide();
-  await afterCommit([d.booking], deps);
-  await deps.status.publishResult({ commandId: job.id!, outcome: d.outcome, booking: d.booking, ...(d.detail ? { detail: d.detail } : {}) });
-  return { outcome: d.outcome, changed: d.changed };
+export async function runBookingCommands<C>(
+  job: Job,
+  head: C,
+  peeked: Peeked<C>[],
+  deps: ProcessorDeps,
+  decide: (cmds: C[]) => Promise<Decision[]>,
+) {
+  let decisions: Decision[];
+  try {
+    decisions = await decide([head, ...peeked.map((p) => p.payload)]);
+  } catch (err) {
+    if (peeked.length === 0) throw err;
+    deps.log.warn({ err, jobId: job.id, batch: peeked.length + 1 }, 'batch failed; deciding the command alone');
+    peeked = [];
+    decisions = await decide([head]);
+  }
+  await afterCommit(decisions.map((d) => d.booking), deps);
+  const ids = [job.id!, ...peeked.map((p) => p.jobId)];
+  await Promise.all(
+    decisions.map((d, i) => deps.status.publishResult({ commandId: ids[i]!, outcome: d.outcome, booking: d.booking, ...(d.detail ? { detail: d.detail } : {}) })),
+  );
+  await retirePeeked(job, peeked, deps);
+  return { outcome: decisions[0]!.outcome, changed: decisions[0]!.changed, batch: decisions.length };
 }

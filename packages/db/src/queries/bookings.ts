@@ -316,15 +316,18 @@ interface LockedBooking {
   msToExpiry: number | null;
 }
 
-/** Locks the booking row: every transition of a booking is serialised on it. */
-async function lockBooking(tx: Executor, id: string): Promise<LockedBooking | null> {
-  const [row] = await tx<LockedBooking[]>`
+/**
+ * Locks these booking rows, in id order (so two lockers cannot deadlock): every transition of a
+ * booking is serialised on its row. `expired` and `msToExpiry` use the database's clock.
+ */
+async function lockBookings(tx: Executor, ids: readonly string[]): Promise<LockedBooking[]> {
+  return tx<LockedBooking[]>`
     select id, status, total_cents, currency, payment_ref,
            expires_at <= now() as expired,
            (extract(epoch from (expires_at - now())) * 1000)::float8 as ms_to_expiry
-      from bookings where id = ${id}
+      from bookings where id = any(${ids as string[]}::uuid[])
+     order by id
        for update`;
-  return row ?? null;
 }
 
 /** HELD/CONFIRMED → a final status, seats back on sale, with the audit row. */
@@ -352,61 +355,94 @@ const decided = async (tx: Executor, id: string, outcome: CommandOutcome, change
 });
 
 /**
+ * Decides one command per booking, all in one transaction: every booking row is locked first
+ * (in id order, so two batches cannot deadlock), then each command is decided in the given
+ * order against its locked row. One commit for the batch instead of one per command. A batch
+ * must name each booking once (the worker's batches stop at a repeated booking).
+ */
+async function decideEach<C extends { bookingId: string }>(
+  sql: Sql,
+  cmds: readonly C[],
+  decide: (tx: Executor, cmd: C, booking: LockedBooking | null) => Promise<Decision>,
+): Promise<Decision[]> {
+  return inTransaction(sql, async (tx) => {
+    const rows = await lockBookings(tx, cmds.map((c) => c.bookingId));
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const decisions: Decision[] = [];
+    for (const cmd of cmds) decisions.push(await decide(tx, cmd, byId.get(cmd.bookingId) ?? null));
+    return decisions;
+  });
+}
+
+/**
  * HELD → CONFIRMED, charging once. The booking row is locked first, so confirm and expiry are
  * serialised: whichever locks first wins, and the loser sees the winner's status. The expiry
  * test is database time (now()), never the worker's clock. The charge happens only when the
  * hold is live; it is idempotent by booking id, so a retried transaction charges once.
  */
-export async function confirmBooking(sql: Sql, payments: PaymentProvider, cmd: { bookingId: string; paymentToken: string }): Promise<Decision> {
-  return inTransaction(sql, async (tx) => {
-    const b = await lockBooking(tx, cmd.bookingId);
-    if (!b) return { outcome: 'BOOKING_NOT_FOUND', booking: null, changed: false };
-    if (b.status === 'CONFIRMED') return decided(tx, b.id, 'OK', false);
-    if (b.status === 'EXPIRED') return decided(tx, b.id, 'BOOKING_EXPIRED', false);
-    if (b.status !== 'HELD') return decided(tx, b.id, 'BOOKING_FINAL', false, `booking is ${b.status}`);
-    if (b.expired) {
-      // Expiry won the race: release now rather than wait for the delayed job.
-      await releaseBookings(tx, [b.id], 'HELD', 'EXPIRED', { by: 'confirm' });
-      return decided(tx, b.id, 'BOOKING_EXPIRED', true);
-    }
-    const charge = await payments.charge({ key: b.id, token: cmd.paymentToken, amountCents: b.totalCents!, currency: b.currency! });
-    if (!charge.ok) return decided(tx, b.id, 'PAYMENT_DECLINED', false, charge.message);
-    await tx`
-      with p as (
-        insert into payments (booking_id, kind, reference, amount_cents, currency)
-        values (${b.id}, 'CHARGE', ${charge.reference}, ${b.totalCents}, ${b.currency})
-      ), b as (
-        update bookings set status = 'CONFIRMED', version = version + 1, payment_ref = ${charge.reference},
-               confirmed_at = now(), updated_at = now()
-         where id = ${b.id}
-      ), s as (
-        update seats set status = 'SOLD' where booking_id = ${b.id}
-      )
-      insert into booking_events (booking_id, from_status, to_status) values (${b.id}, 'HELD', 'CONFIRMED')`;
-    return decided(tx, b.id, 'OK', true);
-  });
+async function decideConfirm(tx: Executor, payments: PaymentProvider, cmd: { bookingId: string; paymentToken: string }, b: LockedBooking | null): Promise<Decision> {
+  if (!b) return { outcome: 'BOOKING_NOT_FOUND', booking: null, changed: false };
+  if (b.status === 'CONFIRMED') return decided(tx, b.id, 'OK', false);
+  if (b.status === 'EXPIRED') return decided(tx, b.id, 'BOOKING_EXPIRED', false);
+  if (b.status !== 'HELD') return decided(tx, b.id, 'BOOKING_FINAL', false, `booking is ${b.status}`);
+  if (b.expired) {
+    // Expiry won the race: release now rather than wait for the delayed job.
+    await releaseBookings(tx, [b.id], 'HELD', 'EXPIRED', { by: 'confirm' });
+    return decided(tx, b.id, 'BOOKING_EXPIRED', true);
+  }
+  const charge = await payments.charge({ key: b.id, token: cmd.paymentToken, amountCents: b.totalCents!, currency: b.currency! });
+  if (!charge.ok) return decided(tx, b.id, 'PAYMENT_DECLINED', false, charge.message);
+  await tx`
+    with p as (
+      insert into payments (booking_id, kind, reference, amount_cents, currency)
+      values (${b.id}, 'CHARGE', ${charge.reference}, ${b.totalCents}, ${b.currency})
+    ), b as (
+      update bookings set status = 'CONFIRMED', version = version + 1, payment_ref = ${charge.reference},
+             confirmed_at = now(), updated_at = now()
+       where id = ${b.id}
+    ), s as (
+      update seats set status = 'SOLD' where booking_id = ${b.id}
+    )
+    insert into booking_events (booking_id, from_status, to_status) values (${b.id}, 'HELD', 'CONFIRMED')`;
+  return decided(tx, b.id, 'OK', true);
 }
 
 /** HELD → CANCELLED (seats freed at once), or CONFIRMED → CANCELLED with one refund. Repeats are no-ops. */
-export async function cancelBooking(sql: Sql, payments: PaymentProvider, cmd: { bookingId: string; reason: string | null }): Promise<Decision> {
-  return inTransaction(sql, async (tx) => {
-    const b = await lockBooking(tx, cmd.bookingId);
-    if (!b) return { outcome: 'BOOKING_NOT_FOUND', booking: null, changed: false };
-    if (b.status === 'CANCELLED') return decided(tx, b.id, 'OK', false);
-    if (b.status === 'EXPIRED') return decided(tx, b.id, 'BOOKING_EXPIRED', false);
-    if (b.status === 'REJECTED') return decided(tx, b.id, 'BOOKING_FINAL', false, 'booking was rejected');
-    if (b.status === 'CONFIRMED') {
-      const refund = await payments.refund({ key: b.id, chargeReference: b.paymentRef!, amountCents: b.totalCents!, currency: b.currency! });
-      await tx`
-        with p as (
-          insert into payments (booking_id, kind, reference, amount_cents, currency)
-          values (${b.id}, 'REFUND', ${refund.reference}, ${b.totalCents}, ${b.currency})
-        )
-        update bookings set refund_ref = ${refund.reference} where id = ${b.id}`;
-    }
-    await releaseBookings(tx, [b.id], b.status, 'CANCELLED', cmd.reason ? { reason: cmd.reason } : null);
-    return decided(tx, b.id, 'OK', true);
-  });
+async function decideCancel(tx: Executor, payments: PaymentProvider, cmd: { bookingId: string; reason: string | null }, b: LockedBooking | null): Promise<Decision> {
+  if (!b) return { outcome: 'BOOKING_NOT_FOUND', booking: null, changed: false };
+  if (b.status === 'CANCELLED') return decided(tx, b.id, 'OK', false);
+  if (b.status === 'EXPIRED') return decided(tx, b.id, 'BOOKING_EXPIRED', false);
+  if (b.status === 'REJECTED') return decided(tx, b.id, 'BOOKING_FINAL', false, 'booking was rejected');
+  if (b.status === 'CONFIRMED') {
+    const refund = await payments.refund({ key: b.id, chargeReference: b.paymentRef!, amountCents: b.totalCents!, currency: b.currency! });
+    await tx`
+      with p as (
+        insert into payments (booking_id, kind, reference, amount_cents, currency)
+        values (${b.id}, 'REFUND', ${refund.reference}, ${b.totalCents}, ${b.currency})
+      )
+      update bookings set refund_ref = ${refund.reference} where id = ${b.id}`;
+  }
+  await releaseBookings(tx, [b.id], b.status, 'CANCELLED', cmd.reason ? { reason: cmd.reason } : null);
+  return decided(tx, b.id, 'OK', true);
+}
+
+export type ConfirmCommand = { bookingId: string; paymentToken: string };
+export type CancelCommand = { bookingId: string; reason: string | null };
+
+/** Confirms of distinct bookings, decided in order in one transaction (see decideConfirm). */
+export const confirmBookings = (sql: Sql, payments: PaymentProvider, cmds: readonly ConfirmCommand[]) =>
+  decideEach(sql, cmds, (tx, cmd, b) => decideConfirm(tx, payments, cmd, b));
+
+/** Cancels of distinct bookings, decided in order in one transaction (see decideCancel). */
+export const cancelBookings = (sql: Sql, payments: PaymentProvider, cmds: readonly CancelCommand[]) =>
+  decideEach(sql, cmds, (tx, cmd, b) => decideCancel(tx, payments, cmd, b));
+
+export async function confirmBooking(sql: Sql, payments: PaymentProvider, cmd: ConfirmCommand): Promise<Decision> {
+  return (await confirmBookings(sql, payments, [cmd]))[0]!;
+}
+
+export async function cancelBooking(sql: Sql, payments: PaymentProvider, cmd: CancelCommand): Promise<Decision> {
+  return (await cancelBookings(sql, payments, [cmd]))[0]!;
 }
 
 export interface ExpireResult extends Decision {
@@ -422,13 +458,7 @@ export interface ExpireResult extends Decision {
  */
 export async function expireHolds(sql: Sql, bookingIds: readonly string[]): Promise<ExpireResult[]> {
   return inTransaction(sql, async (tx) => {
-    const locked = await tx<LockedBooking[]>`
-      select id, status, total_cents, currency, payment_ref,
-             expires_at <= now() as expired,
-             (extract(epoch from (expires_at - now())) * 1000)::float8 as ms_to_expiry
-        from bookings where id = any(${bookingIds as string[]}::uuid[])
-       order by id
-         for update`;
+    const locked = await lockBookings(tx, bookingIds);
     const byId = new Map(locked.map((b) => [b.id, b]));
     const due = locked.filter((b) => b.status === 'HELD' && b.expired).map((b) => b.id);
     await releaseBookings(tx, due, 'HELD', 'EXPIRED', { by: 'expiry' });
