@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import t from 'tap';
@@ -149,7 +150,7 @@ t.test('show workers', async (t) => {
     for (const cmd of held) await holdSeats(sql, cmd);
     const queue = queues.get(show.id);
     await queue.pause();
-    const jobs = [];
+    const jobs: Job[] = [];
     for (const [i, cmd] of held.entries()) {
       jobs.push(await queues.add('confirm', { bookingId: cmd.bookingId, showId: show.id, paymentToken: i === 3 ? 'tok_declined' : 'tok_visa' }));
     }
