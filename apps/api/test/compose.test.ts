@@ -11,7 +11,7 @@ const run = promisify(execFile);
 t.test('docker-compose.yml is valid', async (t) => {
   const found = await run('sh', ['-c', 'command -v docker-compose']).then(() => true, () => false);
   if (!found) {
-    t.skip('docker-compose is not installed (apt-get install docker-compose to check the file)');
+    t.plan(0, 'docker-compose is not installed (apt-get install docker-compose to check the file)');
     return;
   }
   const { stdout } = await run('docker-compose', ['config'], { cwd: ROOT, env: { ...process.env, ADMIN_TOKEN: 'compose-check' } });

@@ -38,6 +38,13 @@ t.test('back-pressure', async (t) => {
     t.equal((await sys.redis.keys(`${sys.prefix}:booking:*`)).length, 5, 'no document for the refused booking');
     t.equal(await sys.redis.exists(`${sys.prefix}:idem:bp-over`), 0, 'its Idempotency-Key is free for the retry');
 
+    const listed = await sys.http<{ waiting?: number }>('GET', `/v1/shows/${show.id}`);
+    t.equal(listed.body.waiting, 5, 'the show says how many requests wait');
+    const last = await sys.http<Booking>('GET', `/v1/bookings/${accepted[4]!.id}`);
+    t.equal(last.body.status, 'PENDING');
+    t.equal(last.body.queuePosition, 4, 'a PENDING booking says how many are ahead of it');
+    t.equal((await sys.http<Booking>('GET', `/v1/bookings/${accepted[0]!.id}`)).body.queuePosition, 0);
+
     const retry = await sys.book(show.id, { items: [{ tier: 'GA', quantity: 1 }] }, { 'idempotency-key': 'bp-2' });
     t.equal(retry.status, 202, 'a retry of an accepted booking still gets it');
     t.equal(retry.body.id, accepted[2]!.id);

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
-import { ShowQueues, redisKeys, type JobName, type JobPayloads } from '@booking/contracts';
+import { ShowQueues, jobId, redisKeys, type JobName, type JobPayloads } from '@booking/contracts';
 import { DomainError } from '../errors.js';
 
 declare module 'fastify' {
@@ -17,6 +17,10 @@ export interface Commands {
    * commands waiting than the configured limit, instead of queueing without bound.
    */
   assertCapacity(showId: string): Promise<void>;
+  /** Commands waiting in the show's queue (cached for a fraction of a second). */
+  backlog(showId: string): Promise<number>;
+  /** About how many holds are ahead of this booking's (0 when it is being decided or unknown). */
+  position(showId: string, bookingId: string): Promise<number>;
 }
 
 /** How stale a show's backlog figure may be: one Redis round trip per show per interval at most. */
@@ -54,6 +58,12 @@ export const queuesPlugin = fp(async (app: FastifyInstance, opts: { prefix: stri
   }
 
   app.decorate<Commands>('commands', {
+    backlog,
+    async position(showId, bookingId) {
+      const queue = queues.get(showId);
+      const rank = await app.redis.zrank(queue.keys.prioritized!, jobId.hold({ bookingId }));
+      return rank ?? 0;
+    },
     async assertCapacity(showId) {
       const depth = await backlog(showId);
       if (depth >= opts.maxShowBacklog) {

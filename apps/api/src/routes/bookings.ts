@@ -204,6 +204,11 @@ export async function bookingRoutes(appBase: FastifyInstance, opts: { commandTim
       reply.header('preference-applied', `wait=${wait}`);
       stored = (await app.status.waitForChange(bookingId, known, wait * 1000)) ?? stored;
     }
+    if (stored.doc.status === 'PENDING' && (known === null || stored.doc.version !== known)) {
+      // Where the request stands in its show's queue: one Redis call, only while it waits.
+      const queuePosition = await app.commands.position(stored.doc.showId, bookingId);
+      stored = { doc: { ...stored.doc, queuePosition }, raw: JSON.stringify({ ...stored.doc, queuePosition }) };
+    }
     if (known !== null && stored.doc.version === known) {
       // A 304 has no body (RFC 9110 §15.4.5); the raw reply skips the JSON serializer's "null".
       return (reply as FastifyReply).code(304).header('etag', etag(stored.doc)).header('cache-control', 'no-cache').send();

@@ -93,9 +93,9 @@ export async function showRoutes(appBase: FastifyInstance, opts: { adminToken: s
       response: { 200: Show, ...problems('SHOW_NOT_FOUND') },
     },
   }, async (request) => {
-    const show = await getShow(app.sql, request.params.showId);
+    const [show, waiting] = await Promise.all([getShow(app.sql, request.params.showId), app.commands.backlog(request.params.showId)]);
     if (!show) throw notFound(request.params.showId);
-    return show;
+    return { ...show, waiting };
   });
 
   app.get('/v1/shows/:showId/seats', {

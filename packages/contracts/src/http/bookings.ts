@@ -85,6 +85,9 @@ export const Booking = Type.Object(
     createdAt: Timestamp,
     updatedAt: Timestamp,
     transitions: Type.Array(Transition),
+    queuePosition: Type.Optional(
+      Type.Integer({ minimum: 0, description: 'Only while PENDING, on GET: about how many requests of the show are ahead of this one' }),
+    ),
   },
   { $id: 'Booking' },
 );

@@ -100,6 +100,7 @@ export const Show = Type.Object({
   ...ShowSummary.properties,
   tiers: Type.Array(Type.Object({ ...Tier.properties, ...SeatCounts.properties })),
   totals: SeatCounts,
+  waiting: Type.Optional(Type.Integer({ description: 'Booking requests accepted for this show and not decided yet (approximate, a fraction of a second old)' })),
 });
 export type Show = Static<typeof Show>;
 
