@@ -6,18 +6,8 @@ import { parseEnv, type Booking } from '@booking/contracts';
 import { createTestDatabase } from '@booking/db/testing';
 import { buildApp } from '../src/app.js';
 import { ApiConfigSchema, type ApiConfig } from '../src/config.js';
-import { ADMIN_TOKEN, defaultShow, startSystem } from './helpers/system.js';
+import { ADMIN_TOKEN, defaultShow, freePort, sleep, startSystem } from './helpers/system.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  const srv = createServer().listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const { port } = srv.address() as { port: number };
-  srv.close();
-  await once(srv, 'close');
-  return port;
-}
 
 t.test('back-pressure', async (t) => {
   const sys = await startSystem(t, { workers: 0, config: { MAX_SHOW_BACKLOG: 5 } });

@@ -1,22 +1,11 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import t from 'tap';
 import type { Booking } from '@booking/contracts';
-import { ADMIN_TOKEN, startSystem } from './helpers/system.js';
+import { ADMIN_TOKEN, freePort, sleep, startSystem } from './helpers/system.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  const srv = createServer().listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const { port } = srv.address() as { port: number };
-  srv.close();
-  await once(srv, 'close');
-  return port;
-}
 
 // Issue 4's scaling check without Docker: two API processes and three worker processes on
 // loopback; a flash sale spread over both APIs; one worker stopped with SIGTERM mid-sale and a

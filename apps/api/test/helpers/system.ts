@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
@@ -10,6 +11,18 @@ import { buildApp } from '../../src/app.js';
 import { ApiConfigSchema, type ApiConfig } from '../../src/config.js';
 
 export const ADMIN_TOKEN = 'test-admin-token';
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A loopback port nobody listens on right now. */
+export async function freePort(): Promise<number> {
+  const srv = createServer().listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const { port } = srv.address() as { port: number };
+  srv.close();
+  await once(srv, 'close');
+  return port;
+}
 const WORKER_DIR = fileURLToPath(new URL('../../../worker/', import.meta.url));
 const REDIS_URL = 'redis://127.0.0.1:6379';
 
