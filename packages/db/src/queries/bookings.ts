@@ -473,12 +473,6 @@ export async function expireHolds(sql: Sql, bookingIds: readonly string[]): Prom
   });
 }
 
-/** One delayed job's release (see expireHolds). */
-export async function expireHold(sql: Sql, bookingId: string): Promise<ExpireResult> {
-  const [result] = await expireHolds(sql, [bookingId]);
-  return result!;
-}
-
 /**
  * Safety net for lost delayed jobs: releases HELD bookings more than `graceMs` past expiry.
  * SKIP LOCKED: a booking locked right now is being decided by its own command (confirm, cancel,
