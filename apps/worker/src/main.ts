@@ -3,8 +3,9 @@ import closeWithGrace from 'close-with-grace';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { ShowQueues, redisKeys } from '@booking/contracts';
-import { createSql } from '@booking/db';
+import { createSql, pingDb } from '@booking/db';
 import { loadWorkerConfig } from './config.js';
+import { DbGate } from './db-gate.js';
 import { createWorkerMetrics, startMetricsServer, type MetricsServer } from './metrics.js';
 import { MockPaymentProvider } from './payments.js';
 import { createProcessor, runSweep } from './processors/index.js';
@@ -36,13 +37,17 @@ const batchSize = config.SHOW_CONCURRENCY === 1 ? config.BATCH_SIZE : 1;
 const metrics = config.WORKER_METRICS_PORT > 0 ? createWorkerMetrics() : undefined;
 const deps = { sql, payments: new MockPaymentProvider(), status: createStatusPublisher(redis, keys), queues, log, batchSize, retireJobs: createRetireJobs(redis, queues), metrics };
 
+// Postgres away: jobs wait for it (queues paused) rather than spend their retries failing.
+const gate = new DbGate({ ping: () => pingDb(sql), log });
+metrics?.trackDatabase(gate);
+
 const workers = new ShowWorkers({
   redis,
   subscriber,
   queues,
   keys,
   prefix: config.QUEUE_PREFIX,
-  processor: createProcessor(deps),
+  processor: createProcessor(deps, gate),
   log,
   showConcurrency: config.SHOW_CONCURRENCY,
   idleMs: config.WORKER_IDLE_MS,
@@ -50,9 +55,17 @@ const workers = new ShowWorkers({
   metrics,
 });
 
+gate.onChange((up) => {
+  const change = up ? workers.resume() : workers.pause();
+  change.catch((err: unknown) => log.error({ err }, up ? 'resuming the queues failed' : 'pausing the queues failed'));
+});
+
 let sweeping: Promise<unknown> = Promise.resolve();
 const sweepTimer = setInterval(() => {
-  sweeping = runSweep(deps, { graceMs: config.SWEEP_GRACE_MS }).catch((err) => log.warn({ err }, 'sweep failed'));
+  if (!gate.up) return;
+  sweeping = runSweep(deps, { graceMs: config.SWEEP_GRACE_MS }).catch((err) => {
+    if (!gate.report(err)) log.warn({ err }, 'sweep failed');
+  });
 }, config.SWEEP_INTERVAL_MS);
 
 let metricsServer: MetricsServer | null = null;
@@ -69,6 +82,8 @@ closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS, logger: log }, async ({ signal
   if (err) log.error({ err }, 'shutting down after an error');
   else log.info({ signal }, 'shutting down: finishing active jobs');
   clearInterval(sweepTimer);
+  // Jobs waiting for Postgres go back to their queues first, so closing does not wait on them.
+  gate.close();
   await workers.close();
   await sweeping;
   await metricsServer?.close();

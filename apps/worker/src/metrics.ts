@@ -26,6 +26,8 @@ export interface WorkerMetrics {
   holdsReleased(bookings: readonly Booking[], by: 'expiry' | 'sweep'): void;
   /** Where shows attached and queue depths come from. */
   trackShows(source: ShowsSource): void;
+  /** Where "is Postgres reachable" comes from (the worker's DbGate). */
+  trackDatabase(source: { readonly up: boolean }): void;
 }
 
 export interface WorkerMetricsOptions {
@@ -52,6 +54,7 @@ export function createWorkerMetrics(opts: WorkerMetricsOptions = {}): WorkerMetr
   const depthTimeoutMs = opts.depthTimeoutMs ?? 1000;
   collectDefaultMetrics({ register: registry });
   let shows: ShowsSource | null = null;
+  let database: { readonly up: boolean } | null = null;
 
   const decisions = new Counter({
     name: 'booking_worker_decisions_total',
@@ -83,6 +86,14 @@ export function createWorkerMetrics(opts: WorkerMetricsOptions = {}): WorkerMetr
     registers: [registry],
     collect() {
       this.set(shows?.attachedCount ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'booking_worker_postgres_up',
+    help: 'Whether this worker can reach Postgres (0 during an outage: its queues are paused and active jobs wait)',
+    registers: [registry],
+    collect() {
+      this.set(database === null || database.up ? 1 : 0);
     },
   });
   new Gauge({
@@ -134,6 +145,9 @@ export function createWorkerMetrics(opts: WorkerMetricsOptions = {}): WorkerMetr
     },
     trackShows(source) {
       shows = source;
+    },
+    trackDatabase(source) {
+      database = source;
     },
   };
 }

@@ -44,6 +44,7 @@ export class ShowWorkers {
   readonly #attaching = new Map<string, Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
   #closing = false;
+  #paused = false;
 
   constructor(opts: ShowWorkersOptions) {
     this.#o = opts;
@@ -79,7 +80,7 @@ export class ShowWorkers {
   }
 
   #attach(showId: string): Promise<void> {
-    if (this.#closing || this.#attached.has(showId)) return Promise.resolve();
+    if (this.#closing || this.#paused || this.#attached.has(showId)) return Promise.resolve();
     const pending = this.#attaching.get(showId);
     if (pending) return pending;
     const p = this.#doAttach(showId).finally(() => this.#attaching.delete(showId));
@@ -102,6 +103,7 @@ export class ShowWorkers {
         maxStalledCount: 10,
         drainDelay: 1,
       });
+      if (this.#paused) await worker.pause(true);
       const a: Attached = { worker, running: 0, lastActive: Date.now() };
       worker.on('active', () => {
         a.running++;
@@ -185,6 +187,22 @@ export class ShowWorkers {
       active: n(s * 5 + 3),
       delayed: n(s * 5 + 4),
     }));
+  }
+
+  /**
+   * Stops taking jobs (Postgres is away): attached queues stop fetching, active jobs stay
+   * active, no show is attached until resume. Due shows wait in activeShows meanwhile.
+   */
+  async pause(): Promise<void> {
+    this.#paused = true;
+    await Promise.all([...this.#attached.values()].map((a) => a.worker.pause(true)));
+  }
+
+  async resume(): Promise<void> {
+    if (!this.#paused) return;
+    this.#paused = false;
+    await Promise.all([...this.#attached.values()].map((a) => a.worker.resume()));
+    await this.#tick();
   }
 
   /** Stops taking jobs, lets the active ones finish, closes every worker. */

@@ -23,19 +23,39 @@ export function createSql(url: string, opts: SqlOptions = {}): Sql {
   }) as unknown as Sql;
 }
 
-const TRANSIENT = new Set([
-  '40001', // serialization_failure
-  '40P01', // deadlock_detected
-  '55P03', // lock_not_available
+/** SQLSTATEs that mean the server is going away or cannot take us right now. */
+const UNREACHABLE_STATES = new Set([
   '57P01', // admin_shutdown
-  '08000', '08003', '08006', // connection exceptions
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now (starting up, recovering)
   '53300', // too_many_connections
 ]);
+/** postgres.js and Node socket error codes for a connection that failed or was lost. */
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE',
+  'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT',
+]);
+
+/**
+ * The database could not be reached (or dropped us): nothing is wrong with the command itself,
+ * so the caller should wait for Postgres rather than spend the command's retries.
+ */
+export function isDbUnreachable(err: unknown): boolean {
+  if (!err || typeof err !== 'object') return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string') return false;
+  // Class 08: connection exception.
+  return code.startsWith('08') || UNREACHABLE_STATES.has(code) || UNREACHABLE_CODES.has(code);
+}
 
 /** Errors worth retrying: the same command may well succeed a moment later. */
 export function isTransientDbError(err: unknown): boolean {
-  if (!err || typeof err !== 'object') return false;
-  const e = err as { code?: string; name?: string };
-  if (e.code && TRANSIENT.has(e.code)) return true;
-  return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT'].includes(e.code ?? '');
+  if (isDbUnreachable(err)) return true;
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '40001' || code === '40P01' || code === '55P03'; // serialization, deadlock, lock_not_available
+}
+
+/** One round trip: resolves when Postgres answers a query. */
+export async function pingDb(sql: Sql): Promise<void> {
+  await sql`select 1`;
 }

@@ -1,5 +1,5 @@
 import type { Job } from 'bullmq';
-import { holdSeatsBatch } from '@booking/db';
+import { holdSeatsBatch, isDbUnreachable } from '@booking/db';
 import { afterCommit, parsePayload, peekBatch, retirePeeked, unlessInvalid, type ProcessorDeps } from './shared.js';
 
 /**
@@ -19,7 +19,7 @@ export async function processHold(job: Job, deps: ProcessorDeps) {
   try {
     decisions = await unlessInvalid(() => holdSeatsBatch(deps.sql, [cmd, ...peeked.map((p) => p.payload)]));
   } catch (err) {
-    if (peeked.length === 0) throw err;
+    if (peeked.length === 0 || isDbUnreachable(err)) throw err;
     // Something in the batch failed: decide this job's own command alone, so a bad neighbour
     // cannot hold it back (the neighbour then fails on its own job).
     deps.log.warn({ err, jobId: job.id, batch: peeked.length + 1 }, 'batch failed; deciding the command alone');

@@ -1,5 +1,6 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { JobName } from '@booking/contracts';
+import type { DbGate } from '../db-gate.js';
 import { processCancel } from './cancel.js';
 import { processConfirm } from './confirm.js';
 import { processExpire } from './expire.js';
@@ -16,16 +17,21 @@ const byName: { [K in JobName]: (job: Job, deps: ProcessorDeps, token?: string) 
   expire: processExpire,
 };
 
-/** The one BullMQ processor for every show queue: dispatches on the catalog job name. */
-export function createProcessor(deps: ProcessorDeps) {
+/**
+ * The one BullMQ processor for every show queue: dispatches on the catalog job name. With a
+ * gate, a job that finds Postgres unreachable waits for it instead of failing (see DbGate).
+ */
+export function createProcessor(deps: ProcessorDeps, gate?: DbGate) {
   return (job: Job, token?: string) => {
     const run = byName[job.name as JobName];
     if (!run) throw new UnrecoverableError(`unknown job name ${job.name}`);
-    return run(job, deps, token).catch((err: { code?: string; message?: string }) => {
-      // SQLSTATE class 22 (data exception): the payload holds a value Postgres refuses; retrying
-      // the same payload cannot help, so fail once, loudly.
-      if (typeof err?.code === 'string' && err.code.startsWith('22')) throw new UnrecoverableError(`data exception ${err.code}: ${err.message}`);
-      throw err;
-    });
+    const attempt = () =>
+      run(job, deps, token).catch((err: { code?: string; message?: string }) => {
+        // SQLSTATE class 22 (data exception): the payload holds a value Postgres refuses; retrying
+        // the same payload cannot help, so fail once, loudly.
+        if (typeof err?.code === 'string' && err.code.startsWith('22')) throw new UnrecoverableError(`data exception ${err.code}: ${err.message}`);
+        throw err;
+      });
+    return gate ? gate.run(job, token, attempt) : attempt();
   };
 }

@@ -2,7 +2,7 @@ import { Compile } from 'typebox/compile';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import { JobSchemas, waitingStateByName, type Booking, type JobName, type JobPayloads, type PaymentProvider, type ShowQueues } from '@booking/contracts';
-import { InvalidCommand, type Decision, type Sql } from '@booking/db';
+import { InvalidCommand, isDbUnreachable, type Decision, type Sql } from '@booking/db';
 import type { WorkerMetrics } from '../metrics.js';
 import type { RetireJobs } from '../retire.js';
 import type { StatusPublisher } from '../status.js';
@@ -126,7 +126,7 @@ export async function runBookingCommands<C>(
   try {
     decisions = await decide([head, ...peeked.map((p) => p.payload)]);
   } catch (err) {
-    if (peeked.length === 0) throw err;
+    if (peeked.length === 0 || isDbUnreachable(err)) throw err;
     deps.log.warn({ err, jobId: job.id, batch: peeked.length + 1 }, 'batch failed; deciding the command alone');
     peeked = [];
     decisions = await decide([head]);
