@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { ShowQueues } from '@booking/contracts';
 import { freePort, sleep, startSystem, type System, type WorkerProcess } from './helpers/system.js';
 import { TcpProxy } from './helpers/tcp-proxy.js';
@@ -6,7 +6,7 @@ import { TcpProxy } from './helpers/tcp-proxy.js';
 // The worker reaches Postgres through a proxy the test can cut, so the outage is real for the
 // worker (reset connections, then refused ones) while the API and the checks use Postgres
 // directly, and other test files running beside this one are not disturbed.
-async function outageSystem(t: Tap.Test, workerEnv: Record<string, string> = {}) {
+async function outageSystem(t: Test, workerEnv: Record<string, string> = {}) {
   const sys = await startSystem(t, { workers: 0 });
   const target = new URL(sys.db.url);
   const proxy = new TcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
@@ -25,11 +25,6 @@ async function outageSystem(t: Tap.Test, workerEnv: Record<string, string> = {})
     return Number(/^booking_worker_postgres_up (\S+)$/m.exec(text)?.[1]);
   };
   return { sys, proxy, worker, queues, env, postgresUp };
-}
-
-type Tap = typeof t;
-declare namespace Tap {
-  type Test = Parameters<Parameters<Tap['test']>[1]>[0];
 }
 
 async function bookMany(sys: System, showId: string, n: number) {
