@@ -13,6 +13,7 @@ import { validationPlugin } from './plugins/validation.js';
 import { bookingRoutes } from './routes/bookings.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { queueBoardRoutes } from './routes/queue-board.js';
 import { showRoutes } from './routes/shows.js';
 
 export interface BuildAppOptions {
@@ -54,5 +55,6 @@ export async function buildApp({ config, logger }: BuildAppOptions): Promise<Fas
   await app.register(metricsRoutes);
   await app.register(showRoutes, { adminToken: config.ADMIN_TOKEN, defaultHoldTtlSeconds: config.HOLD_TTL_SECONDS });
   await app.register(bookingRoutes, { commandTimeoutMs: config.COMMAND_TIMEOUT_MS });
+  await app.register(queueBoardRoutes, { adminToken: config.ADMIN_TOKEN });
   return app;
 }

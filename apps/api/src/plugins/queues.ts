@@ -6,6 +6,8 @@ import { DomainError } from '../errors.js';
 declare module 'fastify' {
   interface FastifyInstance {
     commands: Commands;
+    /** The per-show Queue objects this process produces to (shared, so other readers open none). */
+    showQueues: ShowQueues;
   }
 }
 
@@ -57,6 +59,7 @@ export const queuesPlugin = fp(async (app: FastifyInstance, opts: { prefix: stri
     return depth;
   }
 
+  app.decorate('showQueues', queues);
   app.decorate<Commands>('commands', {
     backlog,
     async position(showId, bookingId) {

@@ -109,6 +109,20 @@ export async function listShows(
   return rows.map(toSummary);
 }
 
+/**
+ * Id and name of the given shows plus the `newest` most recently created ones, newest first
+ * (the queue dashboard lists their queues). Unknown ids are left out.
+ */
+export async function listShowNames(sql: Executor, q: { ids: string[]; newest: number }): Promise<{ id: string; name: string }[]> {
+  return sql<{ id: string; name: string }[]>`
+    select id, name from (
+      select id, name, created_at from shows where id = any(${q.ids}::uuid[])
+      union
+      (select id, name, created_at from shows order by created_at desc, id desc limit ${q.newest})
+    ) s
+    order by created_at desc, id desc`;
+}
+
 /** Edits details or opens/closes sales; only the given fields change. */
 export async function updateShow(sql: Executor, id: string, patch: UpdateShowBody): Promise<ShowSummary | null> {
   const [row] = await sql<ShowRow[]>`
