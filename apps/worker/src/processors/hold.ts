@@ -5,15 +5,12 @@ import { afterCommit, parsePayload, peekBatch, retirePeeked, unlessInvalid, type
 /**
  * Decides this hold together with the holds queued right behind it, in one transaction, then
  * retires those jobs. A hold already decided (a replay, or a batch whose worker died before
- * retiring it) is recognised from its Redis document — written only after its commit and its
- * expiry job — and costs no Postgres round trip.
+ * retiring it) is found decided in that transaction and written again to Redis, unchanged.
+ * Replays are rare, so they are not screened with a Redis read first: that read cost every
+ * hold a round trip.
  */
 export async function processHold(job: Job, deps: ProcessorDeps) {
   const cmd = parsePayload('hold', job);
-  if (deps.batchSize > 1) {
-    const status = await deps.status.currentStatus(cmd.bookingId);
-    if (status && status !== 'PENDING') return { status, changed: false };
-  }
   let peeked = await peekBatch(job, 'hold', deps);
   let decisions;
   try {

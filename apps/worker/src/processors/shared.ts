@@ -50,20 +50,20 @@ export async function unlessInvalid<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 /**
- * After commit: for each live hold the delayed job that releases it at expiresAt, then the status
- * documents (and their publish). Expiry jobs first: a document that says HELD then implies its
- * expiry is scheduled, which lets a later job trust the document (see processHold). Runs on
- * replays too — a worker killed between commit and here left this undone, and all of it is
- * idempotent (version guard, job id).
+ * After commit: for each live hold the delayed job that releases it at expiresAt, and the status
+ * documents (and their publish), sent together: one round trip, not two. Nothing reads the
+ * document as proof that the expiry is scheduled; if the worker dies between commit and here,
+ * the command's job runs again (it is not retired) and redoes this, all of it idempotent
+ * (version guard, job id), and the sweep releases a hold whose expiry job was lost.
  */
 export async function afterCommit(bookings: readonly (Booking | null)[], deps: ProcessorDeps): Promise<void> {
   const live = bookings.filter((b): b is Booking => b !== null);
-  await Promise.all(
-    live
+  await Promise.all([
+    ...live
       .filter((b) => b.status === 'HELD' && b.expiresAt)
       .map((b) => deps.queues.add('expire', { bookingId: b.id, showId: b.showId }, { delay: Math.max(0, Date.parse(b.expiresAt!) - Date.now()) })),
-  );
-  await Promise.all(live.map((b) => deps.status.publishBooking(b)));
+    ...live.map((b) => deps.status.publishBooking(b)),
+  ]);
 }
 
 export interface Peeked<P> {
