@@ -14,7 +14,7 @@ export const WorkerConfigSchema = Type.Object({
    * A show's queue is let go after this long without work. At least 1 s: the API marks a busy
    * show due at most every 250 ms, which is only safe while this is longer (plugins/queues.ts).
    */
-  WORKER_IDLE_MS: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 5000 }),
+  WORKER_IDLE_MS: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 30_000 }),
   /** A crashed worker's job comes back after at most about this long. */
   JOB_LOCK_MS: Type.Integer({ minimum: 500, maximum: 600_000, default: 5000 }),
   SWEEP_INTERVAL_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 1000 }),

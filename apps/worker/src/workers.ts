@@ -101,7 +101,9 @@ export class ShowWorkers {
         stalledInterval: this.#o.lockMs,
         // A job cut off by kill -9 comes back as stalled; allow that a few times before failing it.
         maxStalledCount: 10,
-        drainDelay: 1,
+        // An idle worker re-polls every drainDelay s; a new job wakes it at once and a delayed
+        // one shortens the wait, so a long delay costs no latency, only fewer idle polls.
+        drainDelay: 5,
       });
       if (this.#paused) await worker.pause(true);
       const a: Attached = { worker, running: 0, lastActive: Date.now() };
