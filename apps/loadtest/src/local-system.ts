@@ -28,8 +28,8 @@ export async function freePort(): Promise<number> {
 }
 
 /** Runs a TypeScript entry of the workspace (`dir` relative to its root) as its own process. */
-export function spawnTs(dir: string, script: string, env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, ['--conditions=@booking/source', '--import', 'tsx', script], {
+export function spawnTs(dir: string, script: string, env: Record<string, string>, nodeArgs: string[] = []): Proc {
+  const child = spawn(process.execPath, [...nodeArgs, '--conditions=@booking/source', '--import', 'tsx', script], {
     cwd: ROOT + dir,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -63,13 +63,15 @@ export interface LocalSystem {
  * The real system as separate processes, as ops run it: a fresh database cloned from the
  * migrated template, a unique queue prefix, the API on a free loopback port and N workers.
  */
-export async function startLocalSystem(opts: { workers?: number; workerEnv?: Record<string, string> } = {}): Promise<LocalSystem> {
+export async function startLocalSystem(
+  opts: { workers?: number; workerEnv?: Record<string, string>; /** Node flags for the API and workers, e.g. --cpu-prof. */ nodeArgs?: string[] } = {},
+): Promise<LocalSystem> {
   const db = await createTestDatabase();
   const prefix = `lt${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
   const port = await freePort();
   const common = { DATABASE_URL: db.url, REDIS_URL, QUEUE_PREFIX: prefix, LOG_LEVEL: 'warn', WORKER_METRICS_PORT: '0' };
-  const api = spawnTs('apps/api', 'src/server.ts', { ...common, PORT: String(port), HOST: '127.0.0.1', ADMIN_TOKEN });
-  const workers = Array.from({ length: opts.workers ?? 1 }, () => spawnTs('apps/worker', 'src/main.ts', { ...common, ...opts.workerEnv }));
+  const api = spawnTs('apps/api', 'src/server.ts', { ...common, PORT: String(port), HOST: '127.0.0.1', ADMIN_TOKEN }, opts.nodeArgs);
+  const workers = Array.from({ length: opts.workers ?? 1 }, () => spawnTs('apps/worker', 'src/main.ts', { ...common, ...opts.workerEnv }, opts.nodeArgs));
   const url = `http://127.0.0.1:${port}`;
   const system: LocalSystem = {
     url,

@@ -19,6 +19,8 @@ const HELP = `pnpm bench -- [options]
   --scenario NAME    run one scenario: ${SCENARIOS.join(', ')} (default: all)
   --scale F          multiply every buyer count by F (e.g. 0.1 for a quick look; default 1)
   --write FILE       also write the table, the command and the machine to FILE (markdown)
+  --cpu-prof DIR     write a V8 CPU profile of the API and of each worker to DIR (open in
+                     Chrome DevTools or speedscope) when the system stops
   -h, --help         this text
 `;
 
@@ -50,7 +52,14 @@ async function load(sys: LocalSystem, o: LoadTestOverrides): Promise<LoadTestRes
 async function main() {
   const { values } = parseArgs({
     args: process.argv.slice(2).filter((a) => a !== '--'),
-    options: { workers: { type: 'string' }, scenario: { type: 'string' }, scale: { type: 'string' }, write: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      workers: { type: 'string' },
+      scenario: { type: 'string' },
+      scale: { type: 'string' },
+      write: { type: 'string' },
+      'cpu-prof': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   if (values.help) return void process.stdout.write(HELP);
   const workers = Number(values.workers ?? 2);
@@ -63,7 +72,8 @@ async function main() {
   const runs = (s: Scenario) => !only || only === s;
 
   say(`starting the API and ${workers} worker process(es) on loopback`);
-  const sys = await startLocalSystem({ workers });
+  const profileDir = values['cpu-prof'] ? resolve(values['cpu-prof']) : undefined;
+  const sys = await startLocalSystem({ workers, nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [] });
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const rows: Row[] = [];
   const push = rows.push.bind(rows);
