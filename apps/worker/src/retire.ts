@@ -33,17 +33,40 @@ redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - 1)
 ${DELETE_JOBS}
 return n`;
 
-export type RetireJobs = (showId: string, state: 'wait' | 'prioritized', jobIdsOldestFirst: readonly string[]) => Promise<void>;
+// Drops delayed jobs that are no longer needed (the expiry of a hold just confirmed or
+// cancelled), wherever they sit in the delayed set. One that has already been promoted is left
+// alone: it runs, finds its booking decided and does nothing.
+const DROP_DELAYED = `
+local n = 0
+for i = 2, #ARGV do
+  if redis.call('ZREM', KEYS[1], ARGV[i]) == 1 then
+    n = n + 1
+    local k = ARGV[1] .. ARGV[i]
+    redis.call('DEL', k, k .. ':logs', k .. ':dependencies', k .. ':processed', k .. ':failed', k .. ':unsuccessful')
+  end
+end
+return n`;
+
+/**
+ * `wait`/`prioritized`: jobs a batch decided, which must be the next ones due, oldest first.
+ * `delayed`: delayed jobs to drop wherever they are (missing ones are skipped).
+ */
+export type RetireJobs = (showId: string, state: 'wait' | 'prioritized' | 'delayed', jobIds: readonly string[]) => Promise<void>;
 
 /** Takes jobs that a batch already decided out of their show's queue (see processors/shared.ts). */
 export function createRetireJobs(redis: Redis, queues: ShowQueues): RetireJobs {
   redis.defineCommand('bkRetireList', { numberOfKeys: 1, lua: RETIRE_FROM_LIST });
   redis.defineCommand('bkRetireSet', { numberOfKeys: 1, lua: RETIRE_FROM_SET });
+  redis.defineCommand('bkDropDelayed', { numberOfKeys: 1, lua: DROP_DELAYED });
   type Retire = (key: string, jobKeyPrefix: string, ...ids: string[]) => Promise<number>;
-  const r = redis as Redis & { bkRetireList: Retire; bkRetireSet: Retire };
+  const r = redis as Redis & { bkRetireList: Retire; bkRetireSet: Retire; bkDropDelayed: Retire };
   return async (showId, state, ids) => {
     if (ids.length === 0) return;
     const queue = queues.get(showId);
+    if (state === 'delayed') {
+      await r.bkDropDelayed(queue.keys.delayed!, queue.toKey(''), ...ids);
+      return;
+    }
     const retire = state === 'wait' ? r.bkRetireList.bind(r) : r.bkRetireSet.bind(r);
     const retired = await retire(queue.keys[state]!, queue.toKey(''), ...ids);
     if (retired === 0) await Promise.all(ids.map((id) => queue.remove(id)));

@@ -149,6 +149,7 @@ t.test('show workers', async (t) => {
     const held = Array.from({ length: 6 }, () => holdCmd(show.id));
     for (const cmd of held) await holdSeats(sql, cmd);
     const queue = queues.get(show.id);
+    for (const cmd of held) await queues.add('expire', { bookingId: cmd.bookingId, showId: show.id }, { delay: 60_000 });
     await queue.pause();
     const jobs: Job[] = [];
     for (const [i, cmd] of held.entries()) {
@@ -166,6 +167,8 @@ t.test('show workers', async (t) => {
     t.equal(confirmedAt.length, 1, 'one transaction confirmed all five');
     const [charges] = await sql<{ n: number }[]>`select count(*)::int as n from payments where booking_id = any(${held.map((c) => c.bookingId)}::uuid[])`;
     t.equal(charges?.n, 5, 'five charges, none for the declined card');
+    const expiries = await queue.getJobs(['delayed']);
+    t.same(expiries.map((j) => j.data.bookingId), [held[3]!.bookingId], 'the confirmed holds no longer have an expiry job; the declined one keeps its own');
   });
 
   await t.test('a malformed job fails once, loudly, without retries', async (t) => {

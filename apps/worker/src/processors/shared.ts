@@ -1,7 +1,7 @@
 import { Compile } from 'typebox/compile';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
-import { JobSchemas, waitingStateByName, type Booking, type JobName, type JobPayloads, type PaymentProvider, type ShowQueues } from '@booking/contracts';
+import { JobSchemas, jobId, waitingStateByName, type Booking, type JobName, type JobPayloads, type PaymentProvider, type ShowQueues } from '@booking/contracts';
 import { InvalidCommand, isDbUnreachable, type Decision, type Sql } from '@booking/db';
 import type { WorkerMetrics } from '../metrics.js';
 import type { RetireJobs } from '../retire.js';
@@ -137,5 +137,26 @@ export async function runBookingCommands<C>(
     decisions.map((d, i) => deps.status.publishResult({ commandId: ids[i]!, outcome: d.outcome, booking: d.booking, ...(d.detail ? { detail: d.detail } : {}) })),
   );
   await retirePeeked(job, peeked, deps);
+  await dropExpiries(decisions, deps);
   return { outcome: decisions[0]!.outcome, changed: decisions[0]!.changed, batch: decisions.length };
+}
+
+/**
+ * Holds that were just confirmed or cancelled no longer need their expiry job: dropping it now
+ * is one call for the batch, where letting it fire costs a whole job cycle per hold later, in
+ * the show's queue, ahead of its next holds. Best effort: a job left behind is a no-op.
+ */
+async function dropExpiries(decisions: readonly Decision[], deps: ProcessorDeps): Promise<void> {
+  const byShow = new Map<string, string[]>();
+  for (const d of decisions) {
+    if (!d.changed || !d.booking || d.booking.status === 'HELD') continue;
+    byShow.set(d.booking.showId, [...(byShow.get(d.booking.showId) ?? []), jobId.expire({ bookingId: d.booking.id })]);
+  }
+  await Promise.all(
+    [...byShow].map(([showId, ids]) =>
+      deps.retireJobs(showId, 'delayed', ids).catch((err: unknown) => {
+        deps.log.warn({ err, showId }, 'could not drop expiry jobs of decided holds; they will run as no-ops');
+      }),
+    ),
+  );
 }
