@@ -24,7 +24,15 @@ try {
 log.level = config.LOG_LEVEL;
 
 // Workers need maxRetriesPerRequest: null (BullMQ): a Redis blip must delay work, not fail it.
-const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, connectionName: 'worker' });
+// Auto-pipelining: the commands every attached show's worker issues in one tick leave in one
+// write; profiles showed a worker spending a quarter of its CPU in socket-write syscalls. The
+// blocking connections BullMQ duplicates from this one keep their blocking commands apart.
+const redis = new Redis(config.REDIS_URL, {
+  maxRetriesPerRequest: null,
+  connectionName: 'worker',
+  enableAutoPipelining: true,
+  autoPipeliningIgnoredCommands: ['bzpopmin', 'bzpopmax', 'blmove', 'brpoplpush'],
+});
 const subscriber = redis.duplicate({ connectionName: 'worker-sub' });
 redis.on('error', (err) => log.warn({ err }, 'redis error'));
 subscriber.on('error', (err) => log.warn({ err }, 'redis subscriber error'));
