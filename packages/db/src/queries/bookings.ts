@@ -260,14 +260,17 @@ export async function decideHolds(tx: Executor, cmds: readonly HoldJob[]): Promi
   if (cmds.length === 0) return [];
   const showId = cmds[0]!.showId;
   if (cmds.some((c) => c.showId !== showId)) throw new InvalidCommand('a batch of holds must be of one show');
-  const [rules] = await tx<ShowRules[]>`
-    select sales_open, hold_ttl_seconds, max_seats_per_booking from shows where id = ${showId}`;
-  if (!rules) throw new InvalidCommand(`show ${showId} does not exist`);
   const ids = cmds.map((c) => c.bookingId);
   const keys = cmds.flatMap((c) => (c.idempotencyKey ? [c.idempotencyKey] : []));
-  const taken = await tx<{ id: string; idempotencyKey: string | null }[]>`
-    select id, idempotency_key from bookings
-     where id = any(${ids}::uuid[]) or idempotency_key = any(${keys}::text[])`;
+  // Both reads go out together: postgres.js pipelines them on the transaction's connection.
+  const [[rules], taken] = await Promise.all([
+    tx<ShowRules[]>`
+      select sales_open, hold_ttl_seconds, max_seats_per_booking from shows where id = ${showId}`,
+    tx<{ id: string; idempotencyKey: string | null }[]>`
+      select id, idempotency_key from bookings
+       where id = any(${ids}::uuid[]) or idempotency_key = any(${keys}::text[])`,
+  ]);
+  if (!rules) throw new InvalidCommand(`show ${showId} does not exist`);
   const existing = new Set(taken.filter((r) => ids.includes(r.id)).map((r) => r.id));
   const usedKeys = new Set(taken.flatMap((r) => (r.idempotencyKey && !existing.has(r.id) ? [r.idempotencyKey] : [])));
   const replays = new Map((await getBookingDocs(tx, [...existing])).map((b) => [b.id, b]));
