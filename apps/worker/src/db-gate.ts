@@ -78,16 +78,22 @@ export class DbGate {
         await this.wait();
       } catch (err) {
         if (!(err instanceof GateClosed)) throw err;
-        // Back to the front of its queue (a prioritized hold keeps its place among equals).
-        await job.moveToWait(token);
-        throw new WaitingError();
+        return this.#handBack(job, token);
       }
       try {
         return await fn();
       } catch (err) {
         if (!this.report(err)) throw err;
+        // Shutting down: no waiting for Postgres, and no retry loop either.
+        if (this.#closed) return this.#handBack(job, token);
       }
     }
+  }
+
+  /** Back to the front of its queue (a prioritized hold keeps its place among equals), no attempt spent. */
+  async #handBack(job: Job, token: string | undefined): Promise<never> {
+    await job.moveToWait(token);
+    throw new WaitingError();
   }
 
   /** Shutdown: stops probing; jobs still waiting for Postgres are handed back to their queues. */
