@@ -71,9 +71,24 @@ async function main() {
   const n = (x: number) => Math.max(10, Math.round(x * scale));
   const runs = (s: Scenario) => !only || only === s;
 
-  say(`starting the API and ${workers} worker process(es) on loopback`);
   const profileDir = values['cpu-prof'] ? resolve(values['cpu-prof']) : undefined;
-  const sys = await startLocalSystem({ workers, nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [] });
+  const start = () => {
+    say(`starting the API and ${workers} worker process(es) on loopback (fresh database and queue prefix)`);
+    return startLocalSystem({ workers, nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [] });
+  };
+  let sys = await start();
+  let used = false;
+  const stopped: (number | null)[] = [];
+  // Every scenario gets a system of its own: one left behind by another (tens of thousands of
+  // live holds and seats, a warm or bloated database) would change what the next one measures,
+  // and a full run should give the figures each `--scenario` gives alone.
+  const fresh = async () => {
+    if (used) {
+      stopped.push(...(await sys.stop()));
+      sys = await start();
+    }
+    used = true;
+  };
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const rows: Row[] = [];
   const push = rows.push.bind(rows);
@@ -94,9 +109,11 @@ async function main() {
       dbCeiling32 = await holdTransactionBaseline(sys.db.url, { concurrency: 32, commands: n(10_000), capacity: 50_000 });
       rows.push({ scenario: 'baseline (a)', figure: 'hold transactions/s, 1 at a time (what strict FIFO allows one show)', value: fmt(dbCeiling1) });
       rows.push({ scenario: 'baseline (a)', figure: 'hold transactions/s, 32 at a time', value: fmt(dbCeiling32) });
+      used = true;
     }
 
     if (runs('hot')) {
+      await fresh();
       say(`hot show: ${n(20_000)} buyers, 500 concurrent, 5,000 GA seats, quantity 1-4`);
       const r = await load(sys, { buyers: n(20_000), concurrency: 500, layout: { ga: [{ code: 'GA', capacity: 5000, priceCents: 4500 }], holdTtlSeconds: 5 } });
       hotDecisions = r.figures.decisionsPerSec;
@@ -111,6 +128,7 @@ async function main() {
     }
 
     if (runs('seatmap')) {
+      await fresh();
       say(`seat map: 2,000 assigned seats, ${n(5000)} buyers asking for 1-4 exact seats among the best 300`);
       const r = await load(sys, {
         buyers: n(5000),
@@ -125,6 +143,7 @@ async function main() {
     }
 
     if (runs('many')) {
+      await fresh();
       say(`many shows: 200 shows × 100 seats, ${n(5000)} buyers spread over them`);
       const r = await load(sys, { shows: 200, buyers: n(5000), concurrency: 500, layout: { ga: [{ code: 'GA', capacity: 100, priceCents: 4500 }], holdTtlSeconds: 5 } });
       rows.push({ scenario: 'many shows', figure: 'decisions/s (all shows)', value: fmt(r.figures.decisionsPerSec), baseline: hotDecisions ? `${fmt(hotDecisions)} (hot show)` : undefined, ratio: ratio(r.figures.decisionsPerSec, hotDecisions) });
@@ -133,6 +152,7 @@ async function main() {
     }
 
     if (runs('polling')) {
+      await fresh();
       say('polling: 2,000 live bookings polled by 500 clients for 20 s (plain, then If-None-Match)');
       const setup = await load(sys, { buyers: 2000, concurrency: 200, quantity: { min: 1, max: 1 }, confirmShare: 0, declineShare: 0, cancelShare: 0, abandonShare: 0, layout: { ga: [{ code: 'GA', capacity: 5000, priceCents: 4500 }], holdTtlSeconds: 3600 } });
       const docs = await Promise.all(
@@ -150,6 +170,7 @@ async function main() {
     }
 
     if (runs('expiry')) {
+      await fresh();
       say(`expiry: ${n(5000)} holds with a 5-second TTL, none confirmed`);
       const r = await load(sys, {
         buyers: n(5000),
@@ -168,6 +189,7 @@ async function main() {
     }
 
     if (runs('accept')) {
+      await fresh();
       let best: number | null = null;
       for (const rate of [500, 1000, 1500, 2000, 2500, 3000]) {
         say(`accept latency: open loop at ${rate} arrivals/s for 5 s`);
@@ -180,6 +202,7 @@ async function main() {
     }
 
     if (runs('clients')) {
+      await fresh();
       say(`5,000 concurrent closed-loop clients, ${n(10_000)} buyers`);
       const r = await load(sys, { buyers: n(10_000), concurrency: 5000, quantity: { min: 1, max: 2 }, layout: { ga: [{ code: 'GA', capacity: 5000, priceCents: 4500 }], holdTtlSeconds: 5 } });
       const f = r.figures;
@@ -190,7 +213,7 @@ async function main() {
   } finally {
     say('stopping the system');
     await redis.quit();
-    const codes = await sys.stop();
+    const codes = [...stopped, ...(await sys.stop())];
     if (codes.some((c) => c !== 0)) say(`a process did not exit 0 on SIGTERM: ${codes.join(', ')}`);
   }
 
