@@ -88,6 +88,10 @@ async function main() {
       sys = await start();
     }
     used = true;
+    // New processes are cold (JIT, connection pools, caches): a short unrecorded load on a show
+    // of its own first, so every scenario measures the system warm.
+    say('warming up: 500 buyers on a show of their own (not recorded)');
+    await load(sys, { buyers: 500, concurrency: 100, layout: { ga: [{ code: 'GA', capacity: 500, priceCents: 4500 }], holdTtlSeconds: 5 } });
   };
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const rows: Row[] = [];
