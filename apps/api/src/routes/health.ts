@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
+import { pingDb } from '@booking/db';
 import { DomainError } from '../errors.js';
 import { problems } from './http.js';
 
@@ -12,7 +13,7 @@ export async function healthRoutes(app: FastifyInstance) {
     schema: { tags: ['ops'], summary: 'Postgres and Redis answer', response: { 200: Health, ...problems() } },
   }, async () => {
     const timeout = <T>(p: Promise<T>) => Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error('timed out')), 1000))]);
-    const [pg, redis] = await Promise.allSettled([timeout(app.sql`select 1`), timeout(app.redis.ping())]);
+    const [pg, redis] = await Promise.allSettled([timeout(pingDb(app.sql)), timeout(app.redis.ping())]);
     const failed = [pg.status === 'rejected' && 'postgres', redis.status === 'rejected' && 'redis'].filter(Boolean);
     if (failed.length) throw new DomainError('SERVICE_UNAVAILABLE', `Not ready: ${failed.join(' and ')} unreachable`, { headers: { 'retry-after': '1' } });
     return { status: 'ok' as const, checks: { postgres: 'ok', redis: 'ok' } };
