@@ -7,12 +7,13 @@ import type { ShowQueues } from '@booking/contracts';
 // which during an on-sale holds tens of thousands of commands. Returns 0 when the head is not
 // what we peeked (e.g. a stalled job was pushed back there meanwhile); the caller then falls
 // back to BullMQ's remove.
-const DELETE_JOBS = `
-for i = 2, #ARGV do
-  local k = ARGV[1] .. ARGV[i]
+// (Each script below starts with DEL_JOB: a job's hash and the keys BullMQ keeps beside it.)
+const DEL_JOB = `
+local function delJob(id)
+  local k = ARGV[1] .. id
   redis.call('DEL', k, k .. ':logs', k .. ':dependencies', k .. ':processed', k .. ':failed', k .. ':unsuccessful')
 end`;
-const RETIRE_FROM_LIST = `
+const RETIRE_FROM_LIST = `${DEL_JOB}
 local n = #ARGV - 1
 local tail = redis.call('LRANGE', KEYS[1], -n, -1)
 if #tail ~= n then return 0 end
@@ -20,9 +21,9 @@ for i = 1, n do
   if tail[n - i + 1] ~= ARGV[i + 1] then return 0 end
 end
 redis.call('LTRIM', KEYS[1], 0, -(n + 1))
-${DELETE_JOBS}
+for i = 2, #ARGV do delJob(ARGV[i]) end
 return n`;
-const RETIRE_FROM_SET = `
+const RETIRE_FROM_SET = `${DEL_JOB}
 local n = #ARGV - 1
 local head = redis.call('ZRANGE', KEYS[1], 0, n - 1)
 if #head ~= n then return 0 end
@@ -30,19 +31,18 @@ for i = 1, n do
   if head[i] ~= ARGV[i + 1] then return 0 end
 end
 redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - 1)
-${DELETE_JOBS}
+for i = 2, #ARGV do delJob(ARGV[i]) end
 return n`;
 
 // Drops delayed jobs that are no longer needed (the expiry of a hold just confirmed or
 // cancelled), wherever they sit in the delayed set. One that has already been promoted is left
 // alone: it runs, finds its booking decided and does nothing.
-const DROP_DELAYED = `
+const DROP_DELAYED = `${DEL_JOB}
 local n = 0
 for i = 2, #ARGV do
   if redis.call('ZREM', KEYS[1], ARGV[i]) == 1 then
     n = n + 1
-    local k = ARGV[1] .. ARGV[i]
-    redis.call('DEL', k, k .. ':logs', k .. ':dependencies', k .. ':processed', k .. ':failed', k .. ':unsuccessful')
+    delJob(ARGV[i])
   end
 end
 return n`;
