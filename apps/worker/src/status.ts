@@ -20,8 +20,6 @@ redis.call('PUBLISH', ARGV[3], ARGV[1])
 return 1`;
 
 export interface StatusPublisher {
-  /** The status in the booking's Redis document, or null when Redis has none. */
-  currentStatus(bookingId: string): Promise<Booking['status'] | null>;
   publishBooking(booking: Booking): Promise<void>;
   publishResult(result: CommandResult): Promise<void>;
 }
@@ -35,10 +33,6 @@ export function createStatusPublisher(redis: Redis, keys: RedisKeys): StatusPubl
     bkWriteResult(key: string, result: string, ttl: number, channel: string): Promise<number>;
   };
   return {
-    async currentStatus(bookingId) {
-      const raw = await redis.get(keys.booking(bookingId));
-      return raw ? (JSON.parse(raw) as Booking).status : null;
-    },
     async publishBooking(booking) {
       const ttl = TERMINAL_STATUSES.has(booking.status) ? FINAL_DOC_TTL_SECONDS : LIVE_DOC_TTL_SECONDS;
       await r.bkWriteDoc(keys.booking(booking.id), JSON.stringify(booking), booking.version, ttl, keys.bookingChannel);

@@ -9,10 +9,9 @@ import { parsePayload, peekBatch, retirePeeked, type ProcessorDeps } from './sha
  */
 export async function processExpire(job: Job, deps: ProcessorDeps, token?: string) {
   const cmd = parsePayload('expire', job);
-  if (deps.batchSize > 1) {
-    const status = await deps.status.currentStatus(cmd.bookingId);
-    if (status && status !== 'HELD') return { status, changed: false }; // released, confirmed or cancelled already
-  }
+  // No Redis read to screen out holds already released, confirmed or cancelled: confirms and
+  // cancels drop their hold's expiry job, so nearly every expiry that runs is due, and
+  // expireHolds finds the rest decided (changed: false) in the same transaction.
   const peeked = await peekBatch(job, 'expire', deps);
   const results = await expireHolds(deps.sql, [cmd.bookingId, ...peeked.map((p) => p.payload.bookingId)]);
   deps.metrics?.holdsReleased(results.flatMap((r) => (r.changed && r.booking ? [r.booking] : [])), 'expiry');
