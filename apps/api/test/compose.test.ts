@@ -6,10 +6,10 @@ import Fastify from 'fastify';
 import type { Registry } from 'prom-client';
 import t, { type Test } from 'tap';
 import { metricsPlugin } from '../src/plugins/metrics.js';
+import { installed } from './helpers/system.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const run = promisify(execFile);
-const installed = (command: string) => run('sh', ['-c', `command -v ${command}`]).then(() => true, () => false);
 
 /** `docker-compose … config`: the file with .env and the variables below interpolated. */
 async function composeConfig(...args: string[]) {

@@ -1,15 +1,12 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import t from 'tap';
 import type { Booking } from '@booking/contracts';
-import { freePort, sleep, startSystem } from './helpers/system.js';
+import { freePort, installed, sleep, startSystem } from './helpers/system.js';
 
 const CONFIG = fileURLToPath(new URL('../../../infra/lb/haproxy.cfg', import.meta.url));
-const run = promisify(execFile);
-const installed = (command: string) => run('sh', ['-c', `command -v ${command}`]).then(() => true, () => false);
 
 // The compose `lb` service's HAProxy, run as a plain process with infra/lb/haproxy.cfg as is, in
 // front of the real API: what the compose stack would do, minus Docker (no engine runs here).

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,10 @@ import { ApiConfigSchema, type ApiConfig } from '../../src/config.js';
 export const ADMIN_TOKEN = 'test-admin-token';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Whether a command is on PATH: tests that need an optional tool (haproxy, promtool…) skip without it. */
+export const installed = (command: string) =>
+  new Promise<boolean>((resolve) => execFile('sh', ['-c', `command -v ${command}`], (err) => resolve(!err)));
 
 /** A loopback port nobody listens on right now. */
 export async function freePort(): Promise<number> {
