@@ -1,5 +1,5 @@
 import Type from 'typebox';
-import { DatabaseUrl, LogLevel, QueuePrefix, RedisUrl, parseEnv } from '@booking/contracts';
+import { ConfigError, DatabaseUrl, LogLevel, QueuePrefix, RedisUrl, parseEnv } from '@booking/contracts';
 
 export const WorkerConfigSchema = Type.Object({
   DATABASE_URL: DatabaseUrl,
@@ -21,10 +21,21 @@ export const WorkerConfigSchema = Type.Object({
   /** The sweep leaves holds this recently expired to their delayed job. */
   SWEEP_GRACE_MS: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 2000 }),
   DB_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
+  /**
+   * Transactions a worker process runs at once. The commands of other shows that arrive while
+   * they run share the next one (group commit). Must be below DB_POOL_SIZE (the sweep needs one).
+   */
+  TX_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 100, default: 4 }),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
   /** Port of GET /metrics (Prometheus), on every interface; 0 turns metrics off. */
   WORKER_METRICS_PORT: Type.Integer({ minimum: 0, maximum: 65_535, default: 9464 }),
 });
 export type WorkerConfig = ReturnType<typeof loadWorkerConfig>;
 
-export const loadWorkerConfig = (env: Record<string, string | undefined>) => parseEnv(WorkerConfigSchema, env);
+export function loadWorkerConfig(env: Record<string, string | undefined>) {
+  const config = parseEnv(WorkerConfigSchema, env);
+  if (config.TX_CONCURRENCY >= config.DB_POOL_SIZE) {
+    throw new ConfigError(`invalid configuration: TX_CONCURRENCY (${config.TX_CONCURRENCY}) must be below DB_POOL_SIZE (${config.DB_POOL_SIZE}): the sweep needs a connection of its own`);
+  }
+  return config;
+}

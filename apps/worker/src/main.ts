@@ -6,6 +6,7 @@ import { ShowQueues, redisKeys } from '@booking/contracts';
 import { createSql, pingDb } from '@booking/db';
 import { loadWorkerConfig } from './config.js';
 import { DbGate } from './db-gate.js';
+import { GroupCommit } from './group-commit.js';
 import { createWorkerMetrics, startMetricsServer, type MetricsServer } from './metrics.js';
 import { MockPaymentProvider } from './payments.js';
 import { createProcessor, runSweep } from './processors/index.js';
@@ -36,14 +37,15 @@ const redis = new Redis(config.REDIS_URL, {
 const subscriber = redis.duplicate({ connectionName: 'worker-sub' });
 redis.on('error', (err) => log.warn({ err }, 'redis error'));
 subscriber.on('error', (err) => log.warn({ err }, 'redis subscriber error'));
-// Pool ≥ the jobs in flight: one per attached show at SHOW_CONCURRENCY, plus the sweep.
+// Jobs share TX_CONCURRENCY transactions at a time (group commit), plus one for the sweep.
 const sql = createSql(config.DATABASE_URL, { max: config.DB_POOL_SIZE, applicationName: 'booking-worker' });
 const keys = redisKeys(config.QUEUE_PREFIX);
 const queues = new ShowQueues(redis, config.QUEUE_PREFIX);
 // Batching decides commands ahead of their jobs, which is only safe while a show runs one job at a time.
 const batchSize = config.SHOW_CONCURRENCY === 1 ? config.BATCH_SIZE : 1;
 const metrics = config.WORKER_METRICS_PORT > 0 ? createWorkerMetrics() : undefined;
-const deps = { sql, payments: new MockPaymentProvider(), status: createStatusPublisher(redis, keys), queues, log, batchSize, retireJobs: createRetireJobs(redis, queues), metrics };
+const groupCommit = new GroupCommit({ sql, log, maxInFlight: config.TX_CONCURRENCY, maxGroup: 64, onCommit: (size) => metrics?.transactionCommitted(size) });
+const deps = { sql, transact: groupCommit.run, payments: new MockPaymentProvider(), status: createStatusPublisher(redis, keys), queues, log, batchSize, retireJobs: createRetireJobs(redis, queues), metrics };
 
 // Postgres away: jobs wait for it (queues paused) rather than spend their retries failing.
 const gate = new DbGate({ ping: () => pingDb(sql), log });
@@ -103,4 +105,4 @@ closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS, logger: log }, async ({ signal
 });
 
 await workers.start();
-log.info({ prefix: config.QUEUE_PREFIX, showConcurrency: config.SHOW_CONCURRENCY, batchSize, metricsPort: metricsServer?.port ?? null }, 'worker started');
+log.info({ prefix: config.QUEUE_PREFIX, showConcurrency: config.SHOW_CONCURRENCY, batchSize, txConcurrency: config.TX_CONCURRENCY, metricsPort: metricsServer?.port ?? null }, 'worker started');

@@ -24,6 +24,8 @@ export interface WorkerMetrics {
   holdsDecided(decisions: readonly Decision[]): void;
   /** Holds just released (HELD → EXPIRED) by their delayed job or by the sweep. */
   holdsReleased(bookings: readonly Booking[], by: 'expiry' | 'sweep'): void;
+  /** A transaction committed the work of `size` jobs (group commit; 1 = a job alone). */
+  transactionCommitted(size: number): void;
   /** Where shows attached and queue depths come from. */
   trackShows(source: ShowsSource): void;
   /** Where "is Postgres reachable" comes from (the worker's DbGate). */
@@ -78,6 +80,12 @@ export function createWorkerMetrics(opts: WorkerMetricsOptions = {}): WorkerMetr
   const sweepReleases = new Counter({
     name: 'booking_worker_sweep_releases_total',
     help: 'Expired holds released by the safety-net sweep (their delayed job was lost or very late)',
+    registers: [registry],
+  });
+  const groupSize = new Histogram({
+    name: 'booking_worker_transaction_jobs',
+    help: 'Jobs whose work one transaction carried (group commit across shows; 1 = a job alone)',
+    buckets: [1, 2, 4, 8, 16, 32, 64],
     registers: [registry],
   });
   new Gauge({
@@ -142,6 +150,9 @@ export function createWorkerMetrics(opts: WorkerMetricsOptions = {}): WorkerMetr
         if (b.expiresAt && releasedAt) lagBy[by].observe(seconds(b.expiresAt, releasedAt));
       }
       if (by === 'sweep') sweepReleases.inc(bookings.length);
+    },
+    transactionCommitted(size) {
+      groupSize.observe(size);
     },
     trackShows(source) {
       shows = source;

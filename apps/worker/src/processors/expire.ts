@@ -1,6 +1,6 @@
 import { DelayedError, type Job } from 'bullmq';
-import { expireHolds } from '@booking/db';
-import { parsePayload, peekBatch, retirePeeked, type ProcessorDeps } from './shared.js';
+import { releaseDueHolds } from '@booking/db';
+import { parsePayload, peekBatch, retirePeeked, transactOf, type ProcessorDeps } from './shared.js';
 
 /**
  * Fires at the hold's expiresAt and releases it, together with the expiries queued right behind
@@ -11,9 +11,10 @@ export async function processExpire(job: Job, deps: ProcessorDeps, token?: strin
   const cmd = parsePayload('expire', job);
   // No Redis read to screen out holds already released, confirmed or cancelled: confirms and
   // cancels drop their hold's expiry job, so nearly every expiry that runs is due, and
-  // expireHolds finds the rest decided (changed: false) in the same transaction.
+  // releaseDueHolds finds the rest decided (changed: false) in the same transaction.
   const peeked = await peekBatch(job, 'expire', deps);
-  const results = await expireHolds(deps.sql, [cmd.bookingId, ...peeked.map((p) => p.payload.bookingId)]);
+  const ids = [cmd.bookingId, ...peeked.map((p) => p.payload.bookingId)];
+  const results = await transactOf(deps)(cmd.showId, (tx) => releaseDueHolds(tx, ids));
   deps.metrics?.holdsReleased(results.flatMap((r) => (r.changed && r.booking ? [r.booking] : [])), 'expiry');
   // Also on a replay: a worker killed after the commit left the documents unwritten.
   await Promise.all(results.map((r) => (r.booking && r.booking.status !== 'HELD' ? deps.status.publishBooking(r.booking) : undefined)));

@@ -2,7 +2,8 @@ import { Compile } from 'typebox/compile';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import { JobSchemas, jobId, waitingStateByName, type Booking, type JobName, type JobPayloads, type PaymentProvider, type ShowQueues } from '@booking/contracts';
-import { InvalidCommand, isDbUnreachable, type Decision, type Sql } from '@booking/db';
+import { InvalidCommand, inTransaction, isDbUnreachable, type Decision, type Sql } from '@booking/db';
+import type { Transact } from '../group-commit.js';
 import type { WorkerMetrics } from '../metrics.js';
 import type { RetireJobs } from '../retire.js';
 import type { StatusPublisher } from '../status.js';
@@ -10,6 +11,11 @@ import type { StatusPublisher } from '../status.js';
 /** What processors need; passed in so tests call processors directly with real clients. */
 export interface ProcessorDeps {
   sql: Sql;
+  /**
+   * Runs a command's transaction work: grouped with other shows' work (GroupCommit) in the
+   * worker; absent, every job gets a transaction of its own.
+   */
+  transact?: Transact;
   payments: PaymentProvider;
   status: StatusPublisher;
   queues: ShowQueues;
@@ -28,6 +34,9 @@ export interface ProcessorDeps {
 const validators = Object.fromEntries(Object.entries(JobSchemas).map(([name, schema]) => [name, Compile(schema)])) as {
   [K in JobName]: ReturnType<typeof Compile<(typeof JobSchemas)[K]>>;
 };
+
+/** The deps' transaction runner, or one transaction per call. */
+export const transactOf = (deps: ProcessorDeps): Transact => deps.transact ?? ((_showId, work) => inTransaction(deps.sql, work));
 
 /** A payload that does not match the catalog can never succeed: fail it once, loudly. */
 export function parsePayload<N extends JobName>(name: N, job: Job): JobPayloads[N] {

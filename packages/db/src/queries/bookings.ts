@@ -358,23 +358,21 @@ const decided = async (tx: Executor, id: string, outcome: CommandOutcome, change
 });
 
 /**
- * Decides one command per booking, all in one transaction: every booking row is locked first
- * (in id order, so two batches cannot deadlock), then each command is decided in the given
+ * Decides one command per booking inside the caller's transaction: every booking row is locked
+ * first (in id order, so two batches cannot deadlock), then each command is decided in the given
  * order against its locked row. One commit for the batch instead of one per command. A batch
  * must name each booking once (the worker's batches stop at a repeated booking).
  */
 async function decideEach<C extends { bookingId: string }>(
-  sql: Sql,
+  tx: Executor,
   cmds: readonly C[],
   decide: (tx: Executor, cmd: C, booking: LockedBooking | null) => Promise<Decision>,
 ): Promise<Decision[]> {
-  return inTransaction(sql, async (tx) => {
-    const rows = await lockBookings(tx, cmds.map((c) => c.bookingId));
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    const decisions: Decision[] = [];
-    for (const cmd of cmds) decisions.push(await decide(tx, cmd, byId.get(cmd.bookingId) ?? null));
-    return decisions;
-  });
+  const rows = await lockBookings(tx, cmds.map((c) => c.bookingId));
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const decisions: Decision[] = [];
+  for (const cmd of cmds) decisions.push(await decide(tx, cmd, byId.get(cmd.bookingId) ?? null));
+  return decisions;
 }
 
 /**
@@ -432,13 +430,21 @@ async function decideCancel(tx: Executor, payments: PaymentProvider, cmd: { book
 export type ConfirmCommand = { bookingId: string; paymentToken: string };
 export type CancelCommand = { bookingId: string; reason: string | null };
 
-/** Confirms of distinct bookings, decided in order in one transaction (see decideConfirm). */
-export const confirmBookings = (sql: Sql, payments: PaymentProvider, cmds: readonly ConfirmCommand[]) =>
-  decideEach(sql, cmds, (tx, cmd, b) => decideConfirm(tx, payments, cmd, b));
+/** Confirms of distinct bookings, decided in order inside the caller's transaction (see decideConfirm). */
+export const decideConfirms = (tx: Executor, payments: PaymentProvider, cmds: readonly ConfirmCommand[]) =>
+  decideEach(tx, cmds, (t, cmd, b) => decideConfirm(t, payments, cmd, b));
 
-/** Cancels of distinct bookings, decided in order in one transaction (see decideCancel). */
+/** Cancels of distinct bookings, decided in order inside the caller's transaction (see decideCancel). */
+export const decideCancels = (tx: Executor, payments: PaymentProvider, cmds: readonly CancelCommand[]) =>
+  decideEach(tx, cmds, (t, cmd, b) => decideCancel(t, payments, cmd, b));
+
+/** Confirms of distinct bookings in one transaction of their own. */
+export const confirmBookings = (sql: Sql, payments: PaymentProvider, cmds: readonly ConfirmCommand[]) =>
+  inTransaction(sql, (tx) => decideConfirms(tx, payments, cmds));
+
+/** Cancels of distinct bookings in one transaction of their own. */
 export const cancelBookings = (sql: Sql, payments: PaymentProvider, cmds: readonly CancelCommand[]) =>
-  decideEach(sql, cmds, (tx, cmd, b) => decideCancel(tx, payments, cmd, b));
+  inTransaction(sql, (tx) => decideCancels(tx, payments, cmds));
 
 export async function confirmBooking(sql: Sql, payments: PaymentProvider, cmd: ConfirmCommand): Promise<Decision> {
   return (await confirmBookings(sql, payments, [cmd]))[0]!;
@@ -454,26 +460,29 @@ export interface ExpireResult extends Decision {
 }
 
 /**
- * The delayed jobs' release: each booking that is HELD and past expiresAt (database time) →
- * EXPIRED, seats free, all in one transaction. Anything else is left alone — in particular a
+ * The delayed jobs' release, inside the caller's transaction: each booking that is HELD and past
+ * expiresAt (database time) → EXPIRED, seats free. Anything else is left alone — in particular a
  * CONFIRMED booking is never released. A job that fired early by the database's clock is told
  * how long to wait. Rows are locked in id order, so a batch cannot deadlock with another.
  */
-export async function expireHolds(sql: Sql, bookingIds: readonly string[]): Promise<ExpireResult[]> {
-  return inTransaction(sql, async (tx) => {
-    const locked = await lockBookings(tx, bookingIds);
-    const byId = new Map(locked.map((b) => [b.id, b]));
-    const due = locked.filter((b) => b.status === 'HELD' && b.expired).map((b) => b.id);
-    await releaseBookings(tx, due, 'HELD', 'EXPIRED', { by: 'expiry' });
-    const docs = new Map((await getBookingDocs(tx, locked.map((b) => b.id))).map((d) => [d.id, d]));
-    return bookingIds.map((id): ExpireResult => {
-      const b = byId.get(id);
-      if (!b) return { outcome: 'BOOKING_NOT_FOUND', booking: null, changed: false };
-      const result: ExpireResult = { outcome: 'OK', booking: docs.get(id) ?? null, changed: due.includes(id) };
-      if (b.status === 'HELD' && !b.expired) result.retryInMs = Math.max(1, Math.ceil(b.msToExpiry ?? 1));
-      return result;
-    });
+export async function releaseDueHolds(tx: Executor, bookingIds: readonly string[]): Promise<ExpireResult[]> {
+  const locked = await lockBookings(tx, bookingIds);
+  const byId = new Map(locked.map((b) => [b.id, b]));
+  const due = locked.filter((b) => b.status === 'HELD' && b.expired).map((b) => b.id);
+  await releaseBookings(tx, due, 'HELD', 'EXPIRED', { by: 'expiry' });
+  const docs = new Map((await getBookingDocs(tx, locked.map((b) => b.id))).map((d) => [d.id, d]));
+  return bookingIds.map((id): ExpireResult => {
+    const b = byId.get(id);
+    if (!b) return { outcome: 'BOOKING_NOT_FOUND', booking: null, changed: false };
+    const result: ExpireResult = { outcome: 'OK', booking: docs.get(id) ?? null, changed: due.includes(id) };
+    if (b.status === 'HELD' && !b.expired) result.retryInMs = Math.max(1, Math.ceil(b.msToExpiry ?? 1));
+    return result;
   });
+}
+
+/** releaseDueHolds in one transaction of its own. */
+export function expireHolds(sql: Sql, bookingIds: readonly string[]): Promise<ExpireResult[]> {
+  return inTransaction(sql, (tx) => releaseDueHolds(tx, bookingIds));
 }
 
 /**

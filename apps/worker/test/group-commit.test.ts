@@ -1,0 +1,135 @@
+import { randomUUID } from 'node:crypto';
+import { pino } from 'pino';
+import t from 'tap';
+import type { HoldJob } from '@booking/contracts';
+import { InvalidCommand, createShow, createSql, decideHolds, isDbUnreachable, type Executor } from '@booking/db';
+import { checkInvariants, createTestDatabase } from '@booking/db/testing';
+import { GroupCommit, type TxWork } from '../src/group-commit.js';
+
+const log = pino({ level: 'silent' });
+
+t.test('group commit', async (t) => {
+  const db = await createTestDatabase();
+  const sql = createSql(db.url, { max: 6 });
+  t.teardown(async () => {
+    await sql.end({ timeout: 5 });
+    await db.drop(!t.passing());
+  });
+
+  const newShow = async (capacity = 10) =>
+    (
+      await createShow(sql, {
+        id: randomUUID(),
+        name: 'g',
+        venue: 'v',
+        startsAt: '2030-01-01T00:00:00Z',
+        holdTtlSeconds: 600,
+        tiers: [{ code: 'GA', name: 'GA', priceCents: 500, currency: 'EUR' }],
+        generalAdmission: [{ tier: 'GA', capacity }],
+      })
+    ).id;
+  const hold = (showId: string, quantity = 1): HoldJob => ({
+    bookingId: randomUUID(),
+    showId,
+    request: { items: [{ tier: 'GA', quantity }] },
+    customerRef: null,
+    idempotencyKey: null,
+    acceptedAt: new Date().toISOString(),
+  });
+  // The holds' decisions plus the id of the transaction that made them.
+  const holdWork = (cmds: HoldJob[]): TxWork<{ txid: string; statuses: string[] }> => async (tx: Executor) => {
+    const decisions = await decideHolds(tx, cmds);
+    const [row] = await tx<{ txid: string }[]>`select txid_current()::text as txid`;
+    return { txid: row!.txid, statuses: decisions.map((d) => d.booking!.status) };
+  };
+  const committer = (maxInFlight = 1) => {
+    const sizes: number[] = [];
+    const gc = new GroupCommit({ sql, log, maxInFlight, maxGroup: 64, onCommit: (n) => sizes.push(n) });
+    return { gc, sizes };
+  };
+
+  await t.test("many shows' work asked for at once shares one transaction, and every decision holds", async (t) => {
+    const { gc, sizes } = committer();
+    const shows = await Promise.all(Array.from({ length: 12 }, () => newShow()));
+    const results = await Promise.all(shows.map((showId) => gc.run(showId, holdWork([hold(showId, 4), hold(showId, 4), hold(showId, 4)]))));
+    t.same(sizes, [12], 'one transaction carried all twelve shows');
+    t.equal(new Set(results.map((r) => r.txid)).size, 1, 'the same transaction id everywhere');
+    for (const r of results) t.same(r.statuses, ['HELD', 'HELD', 'REJECTED'], '4 + 4 of 10 seats, then sold out');
+    for (const showId of shows) {
+      const report = await checkInvariants(db.url, showId);
+      t.same(report.violations, [], 'invariants hold');
+      t.equal(report.counts.seatsHeld, 8);
+    }
+  });
+
+  await t.test("work that arrives while a transaction runs shares the next one; one show's work never shares one", async (t) => {
+    const { gc, sizes } = committer();
+    const a = await newShow(10);
+    const others = await Promise.all(Array.from({ length: 5 }, () => newShow()));
+    // Two holds of show A that each want every seat, asked for in the same turn (as with
+    // SHOW_CONCURRENCY > 1): in one transaction neither would skip the other's claimed seats.
+    const first = gc.run(a, holdWork([hold(a, 10)]));
+    const second = gc.run(a, holdWork([hold(a, 10)]));
+    const rest = others.map((showId) => gc.run(showId, holdWork([hold(showId)])));
+    const [r1, r2, ...r3] = await Promise.all([first, second, ...rest]);
+    t.not(r1.txid, r2.txid, "show A's two pieces ran in different transactions");
+    t.same([r1.statuses, r2.statuses], [['HELD'], ['REJECTED']], 'exactly one of them got the ten seats');
+    t.ok(r3.every((r) => r.txid === r1.txid), "the other shows' work went with A's first piece");
+    t.same(sizes, [6, 1]);
+    t.same((await checkInvariants(db.url, a)).violations, []);
+  });
+
+  await t.test('a piece that fails fails alone: the rest of its group is committed', async (t) => {
+    const { gc, sizes } = committer();
+    const shows = await Promise.all(Array.from({ length: 4 }, () => newShow()));
+    const missing = randomUUID(); // no such show: decideHolds throws InvalidCommand
+    const settled = await Promise.allSettled([
+      ...shows.map((showId) => gc.run(showId, holdWork([hold(showId)]))),
+      gc.run(missing, holdWork([hold(missing)])),
+    ]);
+    t.same(sizes, [5], 'they were asked for together');
+    t.ok(settled.slice(0, 4).every((s) => s.status === 'fulfilled' && s.value.statuses[0] === 'HELD'), 'the good pieces are decided');
+    const bad = settled[4]!;
+    t.ok(bad.status === 'rejected' && bad.reason instanceof InvalidCommand, 'the bad piece gets its own error');
+    const [row] = await sql<{ n: number }[]>`select count(*)::int as n from bookings where show_id = any(${shows}::uuid[]) and status = 'HELD'`;
+    t.equal(row!.n, 4, 'the good pieces are committed');
+  });
+
+  await t.test('never more transactions in flight than allowed', async (t) => {
+    const { gc, sizes } = committer(2);
+    const open = new Map<string, number>(); // transaction id → its pieces still running
+    let most = 0;
+    const slow: TxWork<void> = async (tx) => {
+      const [row] = await tx<{ txid: string }[]>`select txid_current()::text as txid`;
+      const txid = row!.txid;
+      open.set(txid, (open.get(txid) ?? 0) + 1);
+      most = Math.max(most, open.size);
+      await tx`select pg_sleep(0.05)`;
+      if (open.get(txid) === 1) open.delete(txid);
+      else open.set(txid, open.get(txid)! - 1);
+    };
+    // Asked for one after another, each in its own turn of the event loop.
+    const done: Promise<void>[] = [];
+    for (let i = 0; i < 20; i++) {
+      done.push(gc.run(randomUUID(), slow));
+      await new Promise((r) => setImmediate(r));
+    }
+    await Promise.all(done);
+    t.equal(most, 2, 'two transactions ran at once, never more');
+    t.ok(sizes.length < 20, `20 pieces went in ${sizes.length} transactions (${sizes.join(', ')})`);
+    t.equal(sizes.reduce((n, s) => n + s, 0), 20, 'each piece ran once');
+  });
+
+  await t.test('Postgres unreachable: every piece of the group gets that error, none is retried alone', async (t) => {
+    const away = createSql('postgres://postgres@127.0.0.1:1/none', { max: 2 });
+    t.teardown(() => away.end({ timeout: 1 }));
+    const gc = new GroupCommit({ sql: away, log, maxInFlight: 1, maxGroup: 64 });
+    let calls = 0;
+    const work: TxWork<void> = async () => {
+      calls++;
+    };
+    const settled = await Promise.allSettled([gc.run('a', work), gc.run('b', work), gc.run('c', work)]);
+    t.ok(settled.every((s) => s.status === 'rejected' && isDbUnreachable(s.reason)), 'all rejected as unreachable');
+    t.equal(calls, 0, 'no work ran');
+  });
+});
