@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { inTransaction, isDbUnreachable, type Executor, type Sql } from '@booking/db';
+import { inTransaction, isDbUnreachable, settleAll, type Executor, type Sql } from '@booking/db';
 
 /** Work that runs inside a transaction it shares with others; it must not commit or roll back. */
 export type TxWork<T> = (tx: Executor) => Promise<T>;
@@ -120,23 +120,4 @@ export class GroupCommit {
     }
     group.forEach((p, i) => p.resolve(results[i]));
   }
-}
-
-/**
- * Like Promise.all, but waits for every piece before rejecting (no statement is left running on
- * the connection when the transaction rolls back) and rejects with the error that came first: the
- * cause, not the "transaction is aborted" errors the other pieces then get.
- */
-async function settleAll(pieces: Promise<unknown>[]): Promise<unknown[]> {
-  let first: { err: unknown } | null = null;
-  const results = await Promise.all(
-    pieces.map((p) =>
-      p.catch((err: unknown) => {
-        first ??= { err };
-        return undefined;
-      }),
-    ),
-  );
-  if (first) throw (first as { err: unknown }).err;
-  return results;
 }

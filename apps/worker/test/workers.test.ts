@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import t from 'tap';
 import { ShowQueues, redisKeys, type Booking } from '@booking/contracts';
 import { createShow, createSql, holdSeats } from '@booking/db';
-import { createTestDatabase, deleteRedisPrefix } from '@booking/db/testing';
+import { checkInvariants, createTestDatabase, deleteRedisPrefix } from '@booking/db/testing';
 import { MockPaymentProvider } from '../src/payments.js';
 import { createProcessor, runSweep, type ProcessorDeps } from '../src/processors/index.js';
 import { createRetireJobs } from '../src/retire.js';
@@ -169,6 +169,44 @@ t.test('show workers', async (t) => {
     t.equal(charges?.n, 5, 'five charges, none for the declined card');
     const expiries = await queue.getJobs(['delayed']);
     t.same(expiries.map((j) => j.data.bookingId), [held[3]!.bookingId], 'the confirmed holds no longer have an expiry job; the declined one keeps its own');
+  });
+
+  await t.test('confirms, cancels and expiries queued back to back are decided together, each as it would be alone', async (t) => {
+    const show = await newShow(60);
+    const h = Array.from({ length: 7 }, () => holdCmd(show.id));
+    for (const cmd of h) await holdSeats(sql, cmd);
+    // h4 and h5 are past their expiry; h6 is live (its expiry job fires early).
+    await sql`update bookings set expires_at = now() - interval '1 second' where id = any(${[h[4]!.bookingId, h[5]!.bookingId]}::uuid[])`;
+    const queue = queues.get(show.id);
+    await queue.pause();
+    const ref = (i: number) => ({ bookingId: h[i]!.bookingId, showId: show.id });
+    const commands = [
+      await queues.add('confirm', { ...ref(0), paymentToken: 'tok_visa' }),
+      await queues.add('cancel', { ...ref(1), reason: null }),
+      await queues.add('expire', ref(4)),
+      await queues.add('confirm', { ...ref(2), paymentToken: 'tok_declined' }),
+      await queues.add('expire', ref(5)),
+      await queues.add('cancel', { ...ref(3), reason: 'changed my mind' }),
+    ];
+    const early = await queues.add('expire', ref(6));
+    await redis.zadd(keys.activeShows, Date.now(), show.id);
+    await queue.resume();
+    await until('the early expiry is delayed again', async () => (await early.getState()) === 'delayed');
+    const statuses = await Promise.all(h.map(async (c) => (await sql<{ status: string }[]>`select status from bookings where id = ${c.bookingId}`)[0]?.status));
+    t.same(statuses, ['CONFIRMED', 'CANCELLED', 'HELD', 'CANCELLED', 'EXPIRED', 'EXPIRED', 'HELD'], 'each command had the effect it has alone');
+    const published = await Promise.all(h.slice(0, 6).map(async (c) => (await doc(c.bookingId))?.status));
+    t.same(published, statuses.slice(0, 6), 'and every decided booking has its document in Redis');
+    const results = await Promise.all(
+      [0, 1, 3, 5].map(async (i) => (JSON.parse((await redis.get(keys.commandResult(commands[i]!.id!)))!) as { outcome: string }).outcome),
+    );
+    t.same(results, ['OK', 'OK', 'PAYMENT_DECLINED', 'OK'], 'every confirm and cancel got its own result');
+    const decidedAt = await sql<{ at: Date }[]>`
+      select distinct at from booking_events
+       where booking_id = any(${h.map((c) => c.bookingId)}::uuid[]) and to_status in ('CONFIRMED', 'CANCELLED', 'EXPIRED')`;
+    t.equal(decidedAt.length, 1, 'one transaction (one now()) decided all six');
+    const counts = await queue.getJobCounts('wait', 'active', 'delayed');
+    t.same(counts, { wait: 0, active: 0, delayed: 1 }, 'only the early expiry is left, delayed');
+    t.same((await checkInvariants(db.url, show.id)).violations, []);
   });
 
   await t.test('a malformed job fails once, loudly, without retries', async (t) => {

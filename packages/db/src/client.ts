@@ -59,3 +59,23 @@ export function isTransientDbError(err: unknown): boolean {
 export async function pingDb(sql: Sql): Promise<void> {
   await sql`select 1`;
 }
+
+/**
+ * Like Promise.all for statements sent together on one transaction, but it waits for every one
+ * before rejecting (no statement is left running when the transaction rolls back) and rejects
+ * with the error that came first: the cause, not the "transaction is aborted" errors the others
+ * then get.
+ */
+export async function settleAll<T>(pieces: readonly Promise<T>[]): Promise<T[]> {
+  let first: { err: unknown } | null = null;
+  const results = await Promise.all(
+    pieces.map((p) =>
+      p.catch((err: unknown) => {
+        first ??= { err };
+        return undefined as T;
+      }),
+    ),
+  );
+  if (first) throw (first as { err: unknown }).err;
+  return results;
+}

@@ -12,7 +12,7 @@ import { afterCommit, parsePayload, peekBatch, retirePeeked, transactOf, unlessI
  */
 export async function processHold(job: Job, deps: ProcessorDeps) {
   const cmd = parsePayload('hold', job);
-  let peeked = await peekBatch(job, 'hold', deps);
+  let peeked = await peekBatch(job, ['hold'], deps);
   const transact = transactOf(deps);
   const decide = (cmds: HoldJob[]) => unlessInvalid(() => transact(cmd.showId, (tx) => decideHolds(tx, cmds)));
   let decisions;

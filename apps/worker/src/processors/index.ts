@@ -1,9 +1,7 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { JobName } from '@booking/contracts';
 import type { DbGate } from '../db-gate.js';
-import { processCancel } from './cancel.js';
-import { processConfirm } from './confirm.js';
-import { processExpire } from './expire.js';
+import { processBookingCommands } from './booking.js';
 import { processHold } from './hold.js';
 import type { ProcessorDeps } from './shared.js';
 
@@ -12,9 +10,9 @@ export { runSweep } from './sweep.js';
 
 const byName: { [K in JobName]: (job: Job, deps: ProcessorDeps, token?: string) => Promise<unknown> } = {
   hold: processHold,
-  confirm: processConfirm,
-  cancel: processCancel,
-  expire: processExpire,
+  confirm: processBookingCommands,
+  cancel: processBookingCommands,
+  expire: processBookingCommands,
 };
 
 /**

@@ -1,8 +1,8 @@
 import { Compile } from 'typebox/compile';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
-import { JobSchemas, jobId, waitingStateByName, type Booking, type JobName, type JobPayloads, type PaymentProvider, type ShowQueues } from '@booking/contracts';
-import { InvalidCommand, inTransaction, isDbUnreachable, type Decision, type Sql } from '@booking/db';
+import { JobSchemas, waitingStateByName, type Booking, type JobName, type JobPayloads, type PaymentProvider, type ShowQueues } from '@booking/contracts';
+import { InvalidCommand, inTransaction, type Sql } from '@booking/db';
 import type { Transact } from '../group-commit.js';
 import type { WorkerMetrics } from '../metrics.js';
 import type { RetireJobs } from '../retire.js';
@@ -75,31 +75,34 @@ export async function afterCommit(bookings: readonly (Booking | null)[], deps: P
   ]);
 }
 
-export interface Peeked<P> {
+export interface Peeked<N extends JobName = JobName> {
   jobId: string;
-  payload: P;
+  name: N;
+  payload: JobPayloads[N];
 }
 
 /**
- * The commands of the same kind waiting right behind `job` in its show's queue, oldest first,
+ * The commands of the given kinds waiting right behind `job` in its show's queue, oldest first,
  * up to the batch size (holds wait in the prioritized set, other commands in the wait list; see
- * jobOptionsByName). The batch stops at the first command of another kind, so commands are
- * still decided strictly in acceptance order. Safe only while the show runs one job at a time
- * (global concurrency 1): then no other worker can take these jobs while we decide them.
+ * jobOptionsByName). The batch stops at the first command of another kind or at a booking it
+ * already names, so no command is decided ahead of one it must follow. Safe only while the show
+ * runs one job at a time (global concurrency 1): then no other worker can take these jobs while
+ * we decide them.
  */
-export async function peekBatch<N extends JobName>(job: Job, name: N, deps: ProcessorDeps): Promise<Peeked<JobPayloads[N]>[]> {
+export async function peekBatch<N extends JobName>(job: Job, names: readonly N[], deps: ProcessorDeps): Promise<Peeked<N>[]> {
   if (deps.batchSize <= 1) return [];
   const showId = (job.data as { showId: string }).showId;
-  const waiting = await deps.queues.get(showId).getJobs([waitingStateByName[name]], 0, deps.batchSize - 2, true);
-  const batch: Peeked<JobPayloads[N]>[] = [];
+  const waiting = await deps.queues.get(showId).getJobs([waitingStateByName[job.name as JobName]], 0, deps.batchSize - 2, true);
+  const batch: Peeked<N>[] = [];
   // A batch names each booking once (two confirms of one booking are decided one after the other).
   const bookings = new Set([(job.data as { bookingId: string }).bookingId]);
   for (const next of waiting) {
-    if (!next?.id || next.name !== name || !validators[name].Check(next.data)) break;
+    const name = next?.name as N;
+    if (!next?.id || !names.includes(name) || !validators[name].Check(next.data)) break;
     const { bookingId } = next.data as { bookingId: string };
     if (bookings.has(bookingId)) break;
     bookings.add(bookingId);
-    batch.push({ jobId: next.id, payload: next.data as JobPayloads[N] });
+    batch.push({ jobId: next.id, name, payload: next.data as JobPayloads[N] });
   }
   return batch;
 }
@@ -110,62 +113,9 @@ export async function peekBatch<N extends JobName>(job: Job, name: N, deps: Proc
  * full fetch/finish cycle each, one after another, for nothing. If the worker dies before this,
  * they stay queued and simply find their booking decided (every command is idempotent).
  */
-export async function retirePeeked(job: Job, peeked: readonly Peeked<unknown>[], deps: ProcessorDeps): Promise<void> {
+export async function retirePeeked(job: Job, peeked: readonly Peeked[], deps: ProcessorDeps): Promise<void> {
   if (peeked.length === 0) return;
-  const name = job.name as JobName;
-  await deps.retireJobs((job.data as { showId: string }).showId, waitingStateByName[name], peeked.map((p) => p.jobId)).catch((err: unknown) => {
+  await deps.retireJobs((job.data as { showId: string }).showId, waitingStateByName[job.name as JobName], peeked.map((p) => p.jobId)).catch((err: unknown) => {
     deps.log.warn({ err, jobId: job.id }, 'could not retire batched jobs; they will run as no-ops');
   });
-}
-
-/**
- * A confirm or cancel, decided together with the same commands queued right behind it (one
- * transaction), then the usual after-commit work, then each command's result — what the
- * waiting API request listens for (kept a while, for a repeated request) — then the peeked
- * jobs are retired.
- */
-export async function runBookingCommands<C>(
-  job: Job,
-  head: C,
-  peeked: Peeked<C>[],
-  deps: ProcessorDeps,
-  decide: (cmds: C[]) => Promise<Decision[]>,
-) {
-  let decisions: Decision[];
-  try {
-    decisions = await decide([head, ...peeked.map((p) => p.payload)]);
-  } catch (err) {
-    if (peeked.length === 0 || isDbUnreachable(err)) throw err;
-    deps.log.warn({ err, jobId: job.id, batch: peeked.length + 1 }, 'batch failed; deciding the command alone');
-    peeked = [];
-    decisions = await decide([head]);
-  }
-  await afterCommit(decisions.map((d) => d.booking), deps);
-  const ids = [job.id!, ...peeked.map((p) => p.jobId)];
-  await Promise.all(
-    decisions.map((d, i) => deps.status.publishResult({ commandId: ids[i]!, outcome: d.outcome, booking: d.booking, ...(d.detail ? { detail: d.detail } : {}) })),
-  );
-  await retirePeeked(job, peeked, deps);
-  await dropExpiries(decisions, deps);
-  return { outcome: decisions[0]!.outcome, changed: decisions[0]!.changed, batch: decisions.length };
-}
-
-/**
- * Holds that were just confirmed or cancelled no longer need their expiry job: dropping it now
- * is one call for the batch, where letting it fire costs a whole job cycle per hold later, in
- * the show's queue, ahead of its next holds. Best effort: a job left behind is a no-op.
- */
-async function dropExpiries(decisions: readonly Decision[], deps: ProcessorDeps): Promise<void> {
-  const byShow = new Map<string, string[]>();
-  for (const d of decisions) {
-    if (!d.changed || !d.booking || d.booking.status === 'HELD') continue;
-    byShow.set(d.booking.showId, [...(byShow.get(d.booking.showId) ?? []), jobId.expire({ bookingId: d.booking.id })]);
-  }
-  await Promise.all(
-    [...byShow].map(([showId, ids]) =>
-      deps.retireJobs(showId, 'delayed', ids).catch((err: unknown) => {
-        deps.log.warn({ err, showId }, 'could not drop expiry jobs of decided holds; they will run as no-ops');
-      }),
-    ),
-  );
 }

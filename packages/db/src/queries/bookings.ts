@@ -1,7 +1,7 @@
 import type { Booking, BookingStatus, CommandOutcome, HoldJob, PaymentProvider, RejectionCode } from '@booking/contracts';
 import { RejectionCodes } from '@booking/contracts';
-import { isTransientDbError, type Executor, type Sql } from '../client.js';
-import { getBooking, getBookingDocs } from './booking-docs.js';
+import { isTransientDbError, settleAll, type Executor, type Sql } from '../client.js';
+import { getBookingDocs } from './booking-docs.js';
 
 /**
  * Thrown when SKIP LOCKED came back short while seats that were AVAILABLE were locked by another
@@ -350,29 +350,13 @@ async function releaseBookings(tx: Executor, ids: string[], from: BookingStatus,
     select id, ${from}, ${to}, ${detail ? tx.json(detail as never) : null} from b`;
 }
 
-const decided = async (tx: Executor, id: string, outcome: CommandOutcome, changed: boolean, detail?: string): Promise<Decision> => ({
-  outcome,
-  booking: await getBooking(tx, id),
-  changed,
-  ...(detail ? { detail } : {}),
-});
+/** What a command decided, before its document is read (once, for the whole batch). */
+type CommandVerdict = Omit<BookingDecision, 'booking'>;
 
-/**
- * Decides one command per booking inside the caller's transaction: every booking row is locked
- * first (in id order, so two batches cannot deadlock), then each command is decided in the given
- * order against its locked row. One commit for the batch instead of one per command. A batch
- * must name each booking once (the worker's batches stop at a repeated booking).
- */
-async function decideEach<C extends { bookingId: string }>(
-  tx: Executor,
-  cmds: readonly C[],
-  decide: (tx: Executor, cmd: C, booking: LockedBooking | null) => Promise<Decision>,
-): Promise<Decision[]> {
-  const rows = await lockBookings(tx, cmds.map((c) => c.bookingId));
-  const byId = new Map(rows.map((r) => [r.id, r]));
-  const decisions: Decision[] = [];
-  for (const cmd of cmds) decisions.push(await decide(tx, cmd, byId.get(cmd.bookingId) ?? null));
-  return decisions;
+/** Holds a batch releases, written by one statement per cause once the batch is decided. */
+interface Releases {
+  byExpiry: string[];
+  byConfirm: string[];
 }
 
 /**
@@ -381,18 +365,17 @@ async function decideEach<C extends { bookingId: string }>(
  * test is database time (now()), never the worker's clock. The charge happens only when the
  * hold is live; it is idempotent by booking id, so a retried transaction charges once.
  */
-async function decideConfirm(tx: Executor, payments: PaymentProvider, cmd: { bookingId: string; paymentToken: string }, b: LockedBooking | null): Promise<Decision> {
-  if (!b) return { outcome: 'BOOKING_NOT_FOUND', booking: null, changed: false };
-  if (b.status === 'CONFIRMED') return decided(tx, b.id, 'OK', false);
-  if (b.status === 'EXPIRED') return decided(tx, b.id, 'BOOKING_EXPIRED', false);
-  if (b.status !== 'HELD') return decided(tx, b.id, 'BOOKING_FINAL', false, `booking is ${b.status}`);
+async function decideConfirm(tx: Executor, payments: PaymentProvider, cmd: ConfirmCommand, b: LockedBooking, release: Releases): Promise<CommandVerdict> {
+  if (b.status === 'CONFIRMED') return { outcome: 'OK', changed: false };
+  if (b.status === 'EXPIRED') return { outcome: 'BOOKING_EXPIRED', changed: false };
+  if (b.status !== 'HELD') return { outcome: 'BOOKING_FINAL', changed: false, detail: `booking is ${b.status}` };
   if (b.expired) {
     // Expiry won the race: release now rather than wait for the delayed job.
-    await releaseBookings(tx, [b.id], 'HELD', 'EXPIRED', { by: 'confirm' });
-    return decided(tx, b.id, 'BOOKING_EXPIRED', true);
+    release.byConfirm.push(b.id);
+    return { outcome: 'BOOKING_EXPIRED', changed: true };
   }
   const charge = await payments.charge({ key: b.id, token: cmd.paymentToken, amountCents: b.totalCents!, currency: b.currency! });
-  if (!charge.ok) return decided(tx, b.id, 'PAYMENT_DECLINED', false, charge.message);
+  if (!charge.ok) return { outcome: 'PAYMENT_DECLINED', changed: false, detail: charge.message };
   await tx`
     with p as (
       insert into payments (booking_id, kind, reference, amount_cents, currency)
@@ -405,15 +388,14 @@ async function decideConfirm(tx: Executor, payments: PaymentProvider, cmd: { boo
       update seats set status = 'SOLD' where booking_id = ${b.id}
     )
     insert into booking_events (booking_id, from_status, to_status) values (${b.id}, 'HELD', 'CONFIRMED')`;
-  return decided(tx, b.id, 'OK', true);
+  return { outcome: 'OK', changed: true };
 }
 
 /** HELD → CANCELLED (seats freed at once), or CONFIRMED → CANCELLED with one refund. Repeats are no-ops. */
-async function decideCancel(tx: Executor, payments: PaymentProvider, cmd: { bookingId: string; reason: string | null }, b: LockedBooking | null): Promise<Decision> {
-  if (!b) return { outcome: 'BOOKING_NOT_FOUND', booking: null, changed: false };
-  if (b.status === 'CANCELLED') return decided(tx, b.id, 'OK', false);
-  if (b.status === 'EXPIRED') return decided(tx, b.id, 'BOOKING_EXPIRED', false);
-  if (b.status === 'REJECTED') return decided(tx, b.id, 'BOOKING_FINAL', false, 'booking was rejected');
+async function decideCancel(tx: Executor, payments: PaymentProvider, cmd: CancelCommand, b: LockedBooking): Promise<CommandVerdict> {
+  if (b.status === 'CANCELLED') return { outcome: 'OK', changed: false };
+  if (b.status === 'EXPIRED') return { outcome: 'BOOKING_EXPIRED', changed: false };
+  if (b.status === 'REJECTED') return { outcome: 'BOOKING_FINAL', changed: false, detail: 'booking was rejected' };
   if (b.status === 'CONFIRMED') {
     const refund = await payments.refund({ key: b.id, chargeReference: b.paymentRef!, amountCents: b.totalCents!, currency: b.currency! });
     await tx`
@@ -424,65 +406,70 @@ async function decideCancel(tx: Executor, payments: PaymentProvider, cmd: { book
       update bookings set refund_ref = ${refund.reference} where id = ${b.id}`;
   }
   await releaseBookings(tx, [b.id], b.status, 'CANCELLED', cmd.reason ? { reason: cmd.reason } : null);
-  return decided(tx, b.id, 'OK', true);
+  return { outcome: 'OK', changed: true };
+}
+
+/**
+ * The delayed job's release: HELD and past expiresAt (database time) → EXPIRED. Anything else is
+ * left alone — in particular a CONFIRMED booking is never released. A job that fired early by the
+ * database's clock is told how long to wait.
+ */
+function decideExpire(b: LockedBooking, release: Releases): CommandVerdict {
+  if (b.status !== 'HELD') return { outcome: 'OK', changed: false };
+  if (!b.expired) return { outcome: 'OK', changed: false, retryInMs: Math.max(1, Math.ceil(b.msToExpiry ?? 1)) };
+  release.byExpiry.push(b.id);
+  return { outcome: 'OK', changed: true };
 }
 
 export type ConfirmCommand = { bookingId: string; paymentToken: string };
 export type CancelCommand = { bookingId: string; reason: string | null };
+/** The commands that act on an existing booking (holds create theirs: decideHolds). */
+export type BookingCommand = ({ kind: 'confirm' } & ConfirmCommand) | ({ kind: 'cancel' } & CancelCommand) | { kind: 'expire'; bookingId: string };
 
-/** Confirms of distinct bookings, decided in order inside the caller's transaction (see decideConfirm). */
-export const decideConfirms = (tx: Executor, payments: PaymentProvider, cmds: readonly ConfirmCommand[]) =>
-  decideEach(tx, cmds, (t, cmd, b) => decideConfirm(t, payments, cmd, b));
-
-/** Cancels of distinct bookings, decided in order inside the caller's transaction (see decideCancel). */
-export const decideCancels = (tx: Executor, payments: PaymentProvider, cmds: readonly CancelCommand[]) =>
-  decideEach(tx, cmds, (t, cmd, b) => decideCancel(t, payments, cmd, b));
-
-/** Confirms of distinct bookings in one transaction of their own. */
-export const confirmBookings = (sql: Sql, payments: PaymentProvider, cmds: readonly ConfirmCommand[]) =>
-  inTransaction(sql, (tx) => decideConfirms(tx, payments, cmds));
-
-/** Cancels of distinct bookings in one transaction of their own. */
-export const cancelBookings = (sql: Sql, payments: PaymentProvider, cmds: readonly CancelCommand[]) =>
-  inTransaction(sql, (tx) => decideCancels(tx, payments, cmds));
-
-export async function confirmBooking(sql: Sql, payments: PaymentProvider, cmd: ConfirmCommand): Promise<Decision> {
-  return (await confirmBookings(sql, payments, [cmd]))[0]!;
-}
-
-export async function cancelBooking(sql: Sql, payments: PaymentProvider, cmd: CancelCommand): Promise<Decision> {
-  return (await cancelBookings(sql, payments, [cmd]))[0]!;
-}
-
-export interface ExpireResult extends Decision {
-  /** Set when the hold is still live by the database's clock: how long until it expires. */
+export interface BookingDecision extends Decision {
+  /** An expiry that came early by the database's clock: how long until the hold expires. */
   retryInMs?: number;
 }
 
 /**
- * The delayed jobs' release, inside the caller's transaction: each booking that is HELD and past
- * expiresAt (database time) → EXPIRED, seats free. Anything else is left alone — in particular a
- * CONFIRMED booking is never released. A job that fired early by the database's clock is told
- * how long to wait. Rows are locked in id order, so a batch cannot deadlock with another.
+ * Confirms, cancels and expiries of distinct bookings, decided inside the caller's transaction.
+ * Every booking row is locked first, in id order (so two batches cannot deadlock, and confirm
+ * racing expiry has one winner), then each command is decided against its locked row. Each
+ * command touches only its own booking and that booking's seats, so with distinct bookings the
+ * order between them does not matter: their writes go out together (pipelined on the
+ * connection), the releases as one statement per cause, and every document is read back once
+ * at the end — a handful of round trips for the batch, whatever its size. A batch names each
+ * booking once (the worker's batches stop at a repeated booking).
  */
-export async function releaseDueHolds(tx: Executor, bookingIds: readonly string[]): Promise<ExpireResult[]> {
-  const locked = await lockBookings(tx, bookingIds);
-  const byId = new Map(locked.map((b) => [b.id, b]));
-  const due = locked.filter((b) => b.status === 'HELD' && b.expired).map((b) => b.id);
-  await releaseBookings(tx, due, 'HELD', 'EXPIRED', { by: 'expiry' });
-  const docs = new Map((await getBookingDocs(tx, locked.map((b) => b.id))).map((d) => [d.id, d]));
-  return bookingIds.map((id): ExpireResult => {
-    const b = byId.get(id);
-    if (!b) return { outcome: 'BOOKING_NOT_FOUND', booking: null, changed: false };
-    const result: ExpireResult = { outcome: 'OK', booking: docs.get(id) ?? null, changed: due.includes(id) };
-    if (b.status === 'HELD' && !b.expired) result.retryInMs = Math.max(1, Math.ceil(b.msToExpiry ?? 1));
-    return result;
+export async function decideBookingCommands(tx: Executor, payments: PaymentProvider, cmds: readonly BookingCommand[]): Promise<BookingDecision[]> {
+  if (cmds.length === 0) return [];
+  const ids = cmds.map((c) => c.bookingId);
+  if (new Set(ids).size !== ids.length) throw new InvalidCommand('a batch of booking commands must name each booking once');
+  const byId = new Map((await lockBookings(tx, ids)).map((r) => [r.id, r]));
+  const release: Releases = { byExpiry: [], byConfirm: [] };
+  const verdicts = await settleAll(
+    cmds.map(async (cmd): Promise<CommandVerdict | null> => {
+      const b = byId.get(cmd.bookingId);
+      if (!b) return null;
+      if (cmd.kind === 'confirm') return decideConfirm(tx, payments, cmd, b, release);
+      if (cmd.kind === 'cancel') return decideCancel(tx, payments, cmd, b);
+      return decideExpire(b, release);
+    }),
+  );
+  await settleAll([
+    releaseBookings(tx, release.byExpiry, 'HELD', 'EXPIRED', { by: 'expiry' }),
+    releaseBookings(tx, release.byConfirm, 'HELD', 'EXPIRED', { by: 'confirm' }),
+  ]);
+  const docs = new Map((await getBookingDocs(tx, [...byId.keys()])).map((d) => [d.id, d]));
+  return cmds.map((cmd, i): BookingDecision => {
+    const v = verdicts[i];
+    return v ? { ...v, booking: docs.get(cmd.bookingId) ?? null } : { outcome: 'BOOKING_NOT_FOUND', booking: null, changed: false };
   });
 }
 
-/** releaseDueHolds in one transaction of its own. */
-export function expireHolds(sql: Sql, bookingIds: readonly string[]): Promise<ExpireResult[]> {
-  return inTransaction(sql, (tx) => releaseDueHolds(tx, bookingIds));
+/** Booking commands in one transaction of their own (see decideBookingCommands). */
+export function bookingCommands(sql: Sql, payments: PaymentProvider, cmds: readonly BookingCommand[]): Promise<BookingDecision[]> {
+  return inTransaction(sql, (tx) => decideBookingCommands(tx, payments, cmds));
 }
 
 /**

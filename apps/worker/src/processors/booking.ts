@@ -1,0 +1,93 @@
+import { DelayedError, type Job } from 'bullmq';
+import { jobId, type JobPayloads } from '@booking/contracts';
+import { decideBookingCommands, isDbUnreachable, type BookingCommand, type BookingDecision } from '@booking/db';
+import { parsePayload, peekBatch, retirePeeked, transactOf, unlessInvalid, type Peeked, type ProcessorDeps } from './shared.js';
+
+/** The commands that act on an existing booking; they share the show's wait list. */
+const KINDS = ['confirm', 'cancel', 'expire'] as const;
+type Kind = (typeof KINDS)[number];
+
+const asCommand = (name: Kind, payload: JobPayloads[Kind]): BookingCommand => {
+  if (name === 'confirm') {
+    const p = payload as JobPayloads['confirm'];
+    return { kind: 'confirm', bookingId: p.bookingId, paymentToken: p.paymentToken };
+  }
+  if (name === 'cancel') {
+    const p = payload as JobPayloads['cancel'];
+    return { kind: 'cancel', bookingId: p.bookingId, reason: p.reason };
+  }
+  return { kind: 'expire', bookingId: payload.bookingId };
+};
+
+/**
+ * A confirm, cancel or expiry, decided together with the confirms, cancels and expiries queued
+ * right behind it, in one transaction. They act on distinct existing bookings (the batch stops at
+ * a repeated one), so deciding them together gives each the outcome it would get alone; an
+ * on-sale's trickle of confirms and cancels between batches of holds then costs one job cycle per
+ * batch, not one per command. After the commit: every document is written and published, each
+ * confirm's and cancel's result is published (what its API request waits for), the peeked jobs
+ * are retired — except an expiry that is early by the database's clock, which keeps its job —
+ * and holds just confirmed or cancelled drop their expiry job. This job's own expiry, if early,
+ * goes back to delayed for the rest of the time.
+ */
+export async function processBookingCommands(job: Job, deps: ProcessorDeps, token?: string) {
+  const name = job.name as Kind;
+  const head = parsePayload(name, job);
+  let peeked: Peeked<Kind>[] = await peekBatch(job, KINDS, deps);
+  const transact = transactOf(deps);
+  const decide = (cmds: BookingCommand[]) => unlessInvalid(() => transact(head.showId, (tx) => decideBookingCommands(tx, deps.payments, cmds)));
+  let decisions: BookingDecision[];
+  try {
+    decisions = await decide([asCommand(name, head), ...peeked.map((p) => asCommand(p.name, p.payload))]);
+  } catch (err) {
+    if (peeked.length === 0 || isDbUnreachable(err)) throw err;
+    // Something in the batch failed: decide this job's own command alone, so a bad neighbour
+    // cannot hold it back (the neighbour then fails on its own job).
+    deps.log.warn({ err, jobId: job.id, batch: peeked.length + 1 }, 'batch failed; deciding the command alone');
+    peeked = [];
+    decisions = await decide([asCommand(name, head)]);
+  }
+  const jobs = [{ jobId: job.id!, name }, ...peeked];
+  deps.metrics?.holdsReleased(
+    decisions.flatMap((d, i) => (jobs[i]!.name === 'expire' && d.changed && d.booking ? [d.booking] : [])),
+    'expiry',
+  );
+  // Also on a replay: a worker killed after the commit left the documents unwritten. An early
+  // expiry changed nothing and the hold's document is already there.
+  await Promise.all([
+    ...decisions.map((d) => (d.booking && d.retryInMs === undefined ? deps.status.publishBooking(d.booking) : undefined)),
+    ...decisions.map((d, i) =>
+      jobs[i]!.name === 'expire'
+        ? undefined
+        : deps.status.publishResult({ commandId: jobs[i]!.jobId, outcome: d.outcome, booking: d.booking, ...(d.detail ? { detail: d.detail } : {}) }),
+    ),
+  ]);
+  await retirePeeked(job, peeked.filter((_, i) => decisions[i + 1]?.retryInMs === undefined), deps);
+  await dropExpiries(decisions.filter((_, i) => jobs[i]!.name !== 'expire'), deps);
+  const own = decisions[0]!;
+  if (own.retryInMs !== undefined && token) {
+    await job.moveToDelayed(Date.now() + own.retryInMs, token);
+    throw new DelayedError();
+  }
+  return { outcome: own.outcome, status: own.booking?.status, changed: own.changed, batch: decisions.length };
+}
+
+/**
+ * Holds that a confirm or cancel just decided no longer need their expiry job: dropping it now
+ * is one call for the batch, where letting it fire costs a whole job cycle per hold later, in
+ * the show's queue, ahead of its next holds. Best effort: a job left behind is a no-op.
+ */
+async function dropExpiries(decisions: readonly BookingDecision[], deps: ProcessorDeps): Promise<void> {
+  const byShow = new Map<string, string[]>();
+  for (const d of decisions) {
+    if (!d.changed || !d.booking || d.booking.status === 'HELD') continue;
+    byShow.set(d.booking.showId, [...(byShow.get(d.booking.showId) ?? []), jobId.expire({ bookingId: d.booking.id })]);
+  }
+  await Promise.all(
+    [...byShow].map(([showId, ids]) =>
+      deps.retireJobs(showId, 'delayed', ids).catch((err: unknown) => {
+        deps.log.warn({ err, showId }, 'could not drop expiry jobs of decided holds; they will run as no-ops');
+      }),
+    ),
+  );
+}
