@@ -21,8 +21,8 @@ export interface ProcessorDeps {
   queues: ShowQueues;
   log: Logger;
   /**
-   * How many consecutive commands of one kind (holds, expiries) one job may decide in a single
-   * transaction. 1 turns batching off; it is only safe with one job of a show in flight at a time.
+   * How many consecutive commands one job may decide in a single transaction (holds; or
+   * confirms, cancels and expiries). 1 turns batching off; it is only safe with one job of a show in flight at a time.
    */
   batchSize: number;
   /** Removes jobs a batch has decided from their show's queue (oldest first). */
