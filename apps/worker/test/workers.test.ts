@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import t from 'tap';
 import { ShowQueues, redisKeys, type Booking } from '@booking/contracts';
-import { createShow, createSql, holdSeats } from '@booking/db';
+import { bookingCommands, createShow, createSql, holdSeats } from '@booking/db';
 import { checkInvariants, createTestDatabase, deleteRedisPrefix } from '@booking/db/testing';
 import { MockPaymentProvider } from '../src/payments.js';
 import { createProcessor, runSweep, type ProcessorDeps } from '../src/processors/index.js';
@@ -173,8 +173,10 @@ t.test('show workers', async (t) => {
 
   await t.test('confirms, cancels and expiries queued back to back are decided together, each as it would be alone', async (t) => {
     const show = await newShow(60);
-    const h = Array.from({ length: 7 }, () => holdCmd(show.id));
+    const h = Array.from({ length: 8 }, () => holdCmd(show.id));
     for (const cmd of h) await holdSeats(sql, cmd);
+    // h7 is already confirmed: its cancel is refunded.
+    await bookingCommands(sql, deps.payments, [{ kind: 'confirm', bookingId: h[7]!.bookingId, paymentToken: 'tok_visa' }]);
     // h4 and h5 are past their expiry; h6 is live (its expiry job fires early).
     await sql`update bookings set expires_at = now() - interval '1 second' where id = any(${[h[4]!.bookingId, h[5]!.bookingId]}::uuid[])`;
     const queue = queues.get(show.id);
@@ -187,23 +189,27 @@ t.test('show workers', async (t) => {
       await queues.add('confirm', { ...ref(2), paymentToken: 'tok_declined' }),
       await queues.add('expire', ref(5)),
       await queues.add('cancel', { ...ref(3), reason: 'changed my mind' }),
+      await queues.add('cancel', { ...ref(7), reason: null }),
     ];
     const early = await queues.add('expire', ref(6));
     await redis.zadd(keys.activeShows, Date.now(), show.id);
     await queue.resume();
     await until('the early expiry is delayed again', async () => (await early.getState()) === 'delayed');
     const statuses = await Promise.all(h.map(async (c) => (await sql<{ status: string }[]>`select status from bookings where id = ${c.bookingId}`)[0]?.status));
-    t.same(statuses, ['CONFIRMED', 'CANCELLED', 'HELD', 'CANCELLED', 'EXPIRED', 'EXPIRED', 'HELD'], 'each command had the effect it has alone');
-    const published = await Promise.all(h.slice(0, 6).map(async (c) => (await doc(c.bookingId))?.status));
-    t.same(published, statuses.slice(0, 6), 'and every decided booking has its document in Redis');
+    t.same(statuses, ['CONFIRMED', 'CANCELLED', 'HELD', 'CANCELLED', 'EXPIRED', 'EXPIRED', 'HELD', 'CANCELLED'], 'each command had the effect it has alone');
+    const published = await Promise.all([0, 1, 2, 3, 4, 5, 7].map(async (i) => (await doc(h[i]!.bookingId))?.status));
+    t.same(published, [0, 1, 2, 3, 4, 5, 7].map((i) => statuses[i]), 'and every decided booking has its document in Redis');
+    const money = await sql<{ kind: string; n: number }[]>`
+      select kind, count(*)::int as n from payments where booking_id = ${h[7]!.bookingId} group by kind order by kind`;
+    t.same(money.map((m) => [m.kind, m.n]), [['CHARGE', 1], ['REFUND', 1]], 'the confirmed booking was refunded once');
     const results = await Promise.all(
-      [0, 1, 3, 5].map(async (i) => (JSON.parse((await redis.get(keys.commandResult(commands[i]!.id!)))!) as { outcome: string }).outcome),
+      [0, 1, 3, 5, 6].map(async (i) => (JSON.parse((await redis.get(keys.commandResult(commands[i]!.id!)))!) as { outcome: string }).outcome),
     );
-    t.same(results, ['OK', 'OK', 'PAYMENT_DECLINED', 'OK'], 'every confirm and cancel got its own result');
+    t.same(results, ['OK', 'OK', 'PAYMENT_DECLINED', 'OK', 'OK'], 'every confirm and cancel got its own result');
     const decidedAt = await sql<{ at: Date }[]>`
       select distinct at from booking_events
        where booking_id = any(${h.map((c) => c.bookingId)}::uuid[]) and to_status in ('CONFIRMED', 'CANCELLED', 'EXPIRED')`;
-    t.equal(decidedAt.length, 1, 'one transaction (one now()) decided all six');
+    t.equal(decidedAt.length, 2, "one transaction (one now()) decided all seven (the other time is h7's confirmation)");
     const counts = await queue.getJobCounts('wait', 'active', 'delayed');
     t.same(counts, { wait: 0, active: 0, delayed: 1 }, 'only the early expiry is left, delayed');
     t.same((await checkInvariants(db.url, show.id)).violations, []);

@@ -333,30 +333,83 @@ async function lockBookings(tx: Executor, ids: readonly string[]): Promise<Locke
        for update`;
 }
 
-/** HELD/CONFIRMED → a final status, seats back on sale, with the audit row. */
-async function releaseBookings(tx: Executor, ids: string[], from: BookingStatus, to: 'EXPIRED' | 'CANCELLED', detail: object | null) {
-  if (ids.length === 0) return;
+/** One booking leaving HELD or CONFIRMED: its seats go back on sale, with the audit row. */
+interface Release {
+  id: string;
+  from: BookingStatus;
+  to: 'EXPIRED' | 'CANCELLED';
+  detail: object | null;
+}
+
+/** HELD/CONFIRMED → a final status, seats back on sale, with the audit rows: one statement for all. */
+async function releaseBookings(tx: Executor, releases: readonly Release[]) {
+  if (releases.length === 0) return;
+  const rows = releases.map((r) => ({ id: r.id, from_status: r.from, to_status: r.to, detail: r.detail }));
   await tx`
-    with b as (
-      update bookings set status = ${to}, version = version + 1, updated_at = now(),
-             expired_at = case when ${to} = 'EXPIRED' then now() end,
-             cancelled_at = case when ${to} = 'CANCELLED' then now() end
-       where id = any(${ids}::uuid[])
-      returning id
+    with r as (
+      select * from jsonb_to_recordset(${tx.json(rows as never)}) as x(id uuid, from_status text, to_status text, detail jsonb)
+    ), b as (
+      update bookings set status = r.to_status, version = version + 1, updated_at = now(),
+             expired_at = case when r.to_status = 'EXPIRED' then now() end,
+             cancelled_at = case when r.to_status = 'CANCELLED' then now() end
+        from r where bookings.id = r.id
     ), s as (
-      update seats set status = 'AVAILABLE', booking_id = null where booking_id = any(${ids}::uuid[])
+      update seats set status = 'AVAILABLE', booking_id = null from r where seats.booking_id = r.id
     )
     insert into booking_events (booking_id, from_status, to_status, detail)
-    select id, ${from}, ${to}, ${detail ? tx.json(detail as never) : null} from b`;
+    select id, from_status, to_status, detail from r`;
+}
+
+/** Money movements a batch decided, written once it is decided. */
+interface Money {
+  bookingId: string;
+  reference: string;
+  amountCents: number;
+  currency: string;
+}
+
+/** HELD → CONFIRMED with its charge recorded and its seats SOLD: one statement for all. */
+async function writeConfirmations(tx: Executor, charges: readonly Money[]) {
+  if (charges.length === 0) return;
+  const rows = charges.map((c) => ({ booking_id: c.bookingId, reference: c.reference, amount_cents: c.amountCents, currency: c.currency }));
+  await tx`
+    with c as (
+      select * from jsonb_to_recordset(${tx.json(rows as never)}) as x(booking_id uuid, reference text, amount_cents int, currency text)
+    ), p as (
+      insert into payments (booking_id, kind, reference, amount_cents, currency)
+      select booking_id, 'CHARGE', reference, amount_cents, currency from c
+    ), b as (
+      update bookings set status = 'CONFIRMED', version = version + 1, payment_ref = c.reference,
+             confirmed_at = now(), updated_at = now()
+        from c where bookings.id = c.booking_id
+    ), s as (
+      update seats set status = 'SOLD' from c where seats.booking_id = c.booking_id
+    )
+    insert into booking_events (booking_id, from_status, to_status) select booking_id, 'HELD', 'CONFIRMED' from c`;
+}
+
+/** Refunds of cancelled confirmed bookings: one statement for all. */
+async function writeRefunds(tx: Executor, refunds: readonly Money[]) {
+  if (refunds.length === 0) return;
+  const rows = refunds.map((r) => ({ booking_id: r.bookingId, reference: r.reference, amount_cents: r.amountCents, currency: r.currency }));
+  await tx`
+    with r as (
+      select * from jsonb_to_recordset(${tx.json(rows as never)}) as x(booking_id uuid, reference text, amount_cents int, currency text)
+    ), p as (
+      insert into payments (booking_id, kind, reference, amount_cents, currency)
+      select booking_id, 'REFUND', reference, amount_cents, currency from r
+    )
+    update bookings set refund_ref = r.reference from r where bookings.id = r.booking_id`;
 }
 
 /** What a command decided, before its document is read (once, for the whole batch). */
 type CommandVerdict = Omit<BookingDecision, 'booking'>;
 
-/** Holds a batch releases, written by one statement per cause once the batch is decided. */
-interface Releases {
-  byExpiry: string[];
-  byConfirm: string[];
+/** The writes a batch decided, sent together once every command is decided. */
+interface Writes {
+  charges: Money[];
+  refunds: Money[];
+  releases: Release[];
 }
 
 /**
@@ -365,47 +418,31 @@ interface Releases {
  * test is database time (now()), never the worker's clock. The charge happens only when the
  * hold is live; it is idempotent by booking id, so a retried transaction charges once.
  */
-async function decideConfirm(tx: Executor, payments: PaymentProvider, cmd: ConfirmCommand, b: LockedBooking, release: Releases): Promise<CommandVerdict> {
+async function decideConfirm(payments: PaymentProvider, cmd: ConfirmCommand, b: LockedBooking, writes: Writes): Promise<CommandVerdict> {
   if (b.status === 'CONFIRMED') return { outcome: 'OK', changed: false };
   if (b.status === 'EXPIRED') return { outcome: 'BOOKING_EXPIRED', changed: false };
   if (b.status !== 'HELD') return { outcome: 'BOOKING_FINAL', changed: false, detail: `booking is ${b.status}` };
   if (b.expired) {
     // Expiry won the race: release now rather than wait for the delayed job.
-    release.byConfirm.push(b.id);
+    writes.releases.push({ id: b.id, from: 'HELD', to: 'EXPIRED', detail: { by: 'confirm' } });
     return { outcome: 'BOOKING_EXPIRED', changed: true };
   }
   const charge = await payments.charge({ key: b.id, token: cmd.paymentToken, amountCents: b.totalCents!, currency: b.currency! });
   if (!charge.ok) return { outcome: 'PAYMENT_DECLINED', changed: false, detail: charge.message };
-  await tx`
-    with p as (
-      insert into payments (booking_id, kind, reference, amount_cents, currency)
-      values (${b.id}, 'CHARGE', ${charge.reference}, ${b.totalCents}, ${b.currency})
-    ), b as (
-      update bookings set status = 'CONFIRMED', version = version + 1, payment_ref = ${charge.reference},
-             confirmed_at = now(), updated_at = now()
-       where id = ${b.id}
-    ), s as (
-      update seats set status = 'SOLD' where booking_id = ${b.id}
-    )
-    insert into booking_events (booking_id, from_status, to_status) values (${b.id}, 'HELD', 'CONFIRMED')`;
+  writes.charges.push({ bookingId: b.id, reference: charge.reference, amountCents: b.totalCents!, currency: b.currency! });
   return { outcome: 'OK', changed: true };
 }
 
 /** HELD → CANCELLED (seats freed at once), or CONFIRMED → CANCELLED with one refund. Repeats are no-ops. */
-async function decideCancel(tx: Executor, payments: PaymentProvider, cmd: CancelCommand, b: LockedBooking): Promise<CommandVerdict> {
+async function decideCancel(payments: PaymentProvider, cmd: CancelCommand, b: LockedBooking, writes: Writes): Promise<CommandVerdict> {
   if (b.status === 'CANCELLED') return { outcome: 'OK', changed: false };
   if (b.status === 'EXPIRED') return { outcome: 'BOOKING_EXPIRED', changed: false };
   if (b.status === 'REJECTED') return { outcome: 'BOOKING_FINAL', changed: false, detail: 'booking was rejected' };
   if (b.status === 'CONFIRMED') {
     const refund = await payments.refund({ key: b.id, chargeReference: b.paymentRef!, amountCents: b.totalCents!, currency: b.currency! });
-    await tx`
-      with p as (
-        insert into payments (booking_id, kind, reference, amount_cents, currency)
-        values (${b.id}, 'REFUND', ${refund.reference}, ${b.totalCents}, ${b.currency})
-      )
-      update bookings set refund_ref = ${refund.reference} where id = ${b.id}`;
+    writes.refunds.push({ bookingId: b.id, reference: refund.reference, amountCents: b.totalCents!, currency: b.currency! });
   }
-  await releaseBookings(tx, [b.id], b.status, 'CANCELLED', cmd.reason ? { reason: cmd.reason } : null);
+  writes.releases.push({ id: b.id, from: b.status, to: 'CANCELLED', detail: cmd.reason ? { reason: cmd.reason } : null });
   return { outcome: 'OK', changed: true };
 }
 
@@ -414,10 +451,10 @@ async function decideCancel(tx: Executor, payments: PaymentProvider, cmd: Cancel
  * left alone — in particular a CONFIRMED booking is never released. A job that fired early by the
  * database's clock is told how long to wait.
  */
-function decideExpire(b: LockedBooking, release: Releases): CommandVerdict {
+function decideExpire(b: LockedBooking, writes: Writes): CommandVerdict {
   if (b.status !== 'HELD') return { outcome: 'OK', changed: false };
   if (!b.expired) return { outcome: 'OK', changed: false, retryInMs: Math.max(1, Math.ceil(b.msToExpiry ?? 1)) };
-  release.byExpiry.push(b.id);
+  writes.releases.push({ id: b.id, from: 'HELD', to: 'EXPIRED', detail: { by: 'expiry' } });
   return { outcome: 'OK', changed: true };
 }
 
@@ -436,30 +473,29 @@ export interface BookingDecision extends Decision {
  * Every booking row is locked first, in id order (so two batches cannot deadlock, and confirm
  * racing expiry has one winner), then each command is decided against its locked row. Each
  * command touches only its own booking and that booking's seats, so with distinct bookings the
- * order between them does not matter: their writes go out together (pipelined on the
- * connection), the releases as one statement per cause, and every document is read back once
- * at the end — a handful of round trips for the batch, whatever its size. A batch names each
- * booking once (the worker's batches stop at a repeated booking).
+ * order between them does not matter: the batch's writes are three statements at most
+ * (confirmations, refunds, releases), sent together, and every document is read back once at
+ * the end — the same few round trips whatever the batch's size. A batch names each booking once
+ * (the worker's batches stop at a repeated booking).
  */
 export async function decideBookingCommands(tx: Executor, payments: PaymentProvider, cmds: readonly BookingCommand[]): Promise<BookingDecision[]> {
   if (cmds.length === 0) return [];
   const ids = cmds.map((c) => c.bookingId);
   if (new Set(ids).size !== ids.length) throw new InvalidCommand('a batch of booking commands must name each booking once');
   const byId = new Map((await lockBookings(tx, ids)).map((r) => [r.id, r]));
-  const release: Releases = { byExpiry: [], byConfirm: [] };
-  const verdicts = await settleAll(
+  const writes: Writes = { charges: [], refunds: [], releases: [] };
+  const verdicts = await Promise.all(
     cmds.map(async (cmd): Promise<CommandVerdict | null> => {
       const b = byId.get(cmd.bookingId);
       if (!b) return null;
-      if (cmd.kind === 'confirm') return decideConfirm(tx, payments, cmd, b, release);
-      if (cmd.kind === 'cancel') return decideCancel(tx, payments, cmd, b);
-      return decideExpire(b, release);
+      if (cmd.kind === 'confirm') return decideConfirm(payments, cmd, b, writes);
+      if (cmd.kind === 'cancel') return decideCancel(payments, cmd, b, writes);
+      return decideExpire(b, writes);
     }),
   );
-  await settleAll([
-    releaseBookings(tx, release.byExpiry, 'HELD', 'EXPIRED', { by: 'expiry' }),
-    releaseBookings(tx, release.byConfirm, 'HELD', 'EXPIRED', { by: 'confirm' }),
-  ]);
+  // A cancelled confirmed booking gets its refund recorded before its release (statements on one
+  // connection run in the order they are sent).
+  await settleAll([writeConfirmations(tx, writes.charges), writeRefunds(tx, writes.refunds), releaseBookings(tx, writes.releases)]);
   const docs = new Map((await getBookingDocs(tx, [...byId.keys()])).map((d) => [d.id, d]));
   return cmds.map((cmd, i): BookingDecision => {
     const v = verdicts[i];
@@ -487,7 +523,7 @@ export async function sweepExpiredHolds(sql: Sql, opts: { graceMs: number; limit
        limit ${opts.limit}
          for update skip locked`;
     const ids = due.map((r) => r.id);
-    await releaseBookings(tx, ids, 'HELD', 'EXPIRED', { by: 'sweep' });
+    await releaseBookings(tx, ids.map((id) => ({ id, from: 'HELD', to: 'EXPIRED', detail: { by: 'sweep' } })));
     return getBookingDocs(tx, ids);
   });
 }
