@@ -16,7 +16,9 @@ declare module 'fastify' {
  */
 export const redisPlugin = fp(async (app: FastifyInstance, opts: { url: string }) => {
   const common = { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 1000, lazyConnect: true };
-  const redis = new Redis(opts.url, { ...common, connectionName: 'api' });
+  // Auto-pipelining: the commands of every request handled in one tick leave in one write. With
+  // hundreds of requests in flight, one syscall per command was a fifth of the API's CPU.
+  const redis = new Redis(opts.url, { ...common, connectionName: 'api', enableAutoPipelining: true });
   const subscriber = new Redis(opts.url, { ...common, enableOfflineQueue: true, connectionName: 'api-sub' });
   for (const [name, conn] of [['redis', redis], ['subscriber', subscriber]] as const) {
     conn.on('error', (err) => app.log.warn({ err, conn: name }, 'redis connection error'));
