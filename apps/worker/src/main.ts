@@ -10,6 +10,7 @@ import { GroupCommit } from './group-commit.js';
 import { createWorkerMetrics, startMetricsServer, type MetricsServer } from './metrics.js';
 import { MockPaymentProvider } from './payments.js';
 import { createProcessor, runSweep } from './processors/index.js';
+import { createPeekJobs } from './peek.js';
 import { createRetireJobs } from './retire.js';
 import { createStatusPublisher } from './status.js';
 import { ShowWorkers } from './workers.js';
@@ -45,7 +46,7 @@ const queues = new ShowQueues(redis, config.QUEUE_PREFIX);
 const batchSize = config.SHOW_CONCURRENCY === 1 ? config.BATCH_SIZE : 1;
 const metrics = config.WORKER_METRICS_PORT > 0 ? createWorkerMetrics() : undefined;
 const groupCommit = new GroupCommit({ sql, log, maxInFlight: config.TX_CONCURRENCY, maxGroup: 64, onCommit: (size) => metrics?.transactionCommitted(size) });
-const deps = { sql, transact: groupCommit.run, payments: new MockPaymentProvider(), status: createStatusPublisher(redis, keys), queues, log, batchSize, retireJobs: createRetireJobs(redis, queues), metrics };
+const deps = { sql, transact: groupCommit.run, payments: new MockPaymentProvider(), status: createStatusPublisher(redis, keys), queues, log, batchSize, peekJobs: createPeekJobs(redis, queues), retireJobs: createRetireJobs(redis, queues), metrics };
 
 // Postgres away: jobs wait for it (queues paused) rather than spend their retries failing.
 const gate = new DbGate({ ping: () => pingDb(sql), log });

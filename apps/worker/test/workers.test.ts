@@ -8,6 +8,7 @@ import { bookingCommands, createShow, createSql, holdSeats } from '@booking/db';
 import { checkInvariants, createTestDatabase, deleteRedisPrefix } from '@booking/db/testing';
 import { MockPaymentProvider } from '../src/payments.js';
 import { createProcessor, runSweep, type ProcessorDeps } from '../src/processors/index.js';
+import { createPeekJobs } from '../src/peek.js';
 import { createRetireJobs } from '../src/retire.js';
 import { createStatusPublisher } from '../src/status.js';
 import { ShowWorkers } from '../src/workers.js';
@@ -39,6 +40,7 @@ t.test('show workers', async (t) => {
     queues,
     log,
     batchSize: 20,
+    peekJobs: createPeekJobs(redis, queues),
     retireJobs: createRetireJobs(redis, queues),
   };
   const workers = new ShowWorkers({
@@ -213,6 +215,26 @@ t.test('show workers', async (t) => {
     const counts = await queue.getJobCounts('wait', 'active', 'delayed');
     t.same(counts, { wait: 0, active: 0, delayed: 1 }, 'only the early expiry is left, delayed');
     t.same((await checkInvariants(db.url, show.id)).violations, []);
+  });
+
+  await t.test('peekJobs reads the jobs next due in the order BullMQ takes them', async (t) => {
+    const show = await newShow(60);
+    const queue = queues.get(show.id);
+    await queue.pause();
+    const waits = [];
+    for (let i = 0; i < 4; i++) waits.push(await queues.add('cancel', { bookingId: randomUUID(), showId: show.id, reason: `r${i}` }));
+    const holds = [];
+    for (let i = 0; i < 3; i++) holds.push(await queues.add('hold', holdCmd(show.id)));
+    const peek = createPeekJobs(redis, queues);
+    const fromWait = await peek(show.id, 'wait', 3);
+    t.same(fromWait.map((j) => j.id), (await queue.getJobs(['wait'], 0, 2, true)).map((j) => j.id), 'the wait list, oldest first, as getJobs gives it');
+    t.same(fromWait.map((j) => j.id), waits.slice(0, 3).map((j) => j.id));
+    t.same(fromWait.map((j) => JSON.parse(j.data!).reason), ['r0', 'r1', 'r2'], 'with their data');
+    const fromSet = await peek(show.id, 'prioritized', 10);
+    t.same(fromSet.map((j) => [j.id, j.name]), holds.map((j) => [j.id, 'hold']), 'the prioritized set, lowest score first');
+    await redis.del(queue.toKey(holds[1]!.id!));
+    t.same((await peek(show.id, 'prioritized', 10)).map((j) => j.name), ['hold', null, 'hold'], 'a job whose hash is gone has no name');
+    await queue.obliterate({ force: true });
   });
 
   await t.test('a malformed job fails once, loudly, without retries', async (t) => {

@@ -5,6 +5,7 @@ import { JobSchemas, waitingStateByName, type Booking, type JobName, type JobPay
 import { InvalidCommand, inTransaction, type Sql } from '@booking/db';
 import type { Transact } from '../group-commit.js';
 import type { WorkerMetrics } from '../metrics.js';
+import type { PeekJobs } from '../peek.js';
 import type { RetireJobs } from '../retire.js';
 import type { StatusPublisher } from '../status.js';
 
@@ -25,6 +26,8 @@ export interface ProcessorDeps {
    * confirms, cancels and expiries). 1 turns batching off; it is only safe with one job of a show in flight at a time.
    */
   batchSize: number;
+  /** The jobs next due in a show's queue, without BullMQ's full read of each. */
+  peekJobs: PeekJobs;
   /** Removes jobs a batch has decided from their show's queue (oldest first). */
   retireJobs: RetireJobs;
   /** Decisions and releases are recorded here when given (metrics off: absent). */
@@ -92,17 +95,24 @@ export interface Peeked<N extends JobName = JobName> {
 export async function peekBatch<N extends JobName>(job: Job, names: readonly N[], deps: ProcessorDeps): Promise<Peeked<N>[]> {
   if (deps.batchSize <= 1) return [];
   const showId = (job.data as { showId: string }).showId;
-  const waiting = await deps.queues.get(showId).getJobs([waitingStateByName[job.name as JobName]], 0, deps.batchSize - 2, true);
+  const waiting = await deps.peekJobs(showId, waitingStateByName[job.name as JobName], deps.batchSize - 1);
   const batch: Peeked<N>[] = [];
   // A batch names each booking once (two confirms of one booking are decided one after the other).
   const bookings = new Set([(job.data as { bookingId: string }).bookingId]);
   for (const next of waiting) {
-    const name = next?.name as N;
-    if (!next?.id || !names.includes(name) || !validators[name].Check(next.data)) break;
-    const { bookingId } = next.data as { bookingId: string };
+    const name = next.name as N;
+    if (!names.includes(name) || next.data === null) break;
+    let payload: unknown;
+    try {
+      payload = JSON.parse(next.data);
+    } catch {
+      break;
+    }
+    if (!validators[name].Check(payload)) break;
+    const { bookingId } = payload as { bookingId: string };
     if (bookings.has(bookingId)) break;
     bookings.add(bookingId);
-    batch.push({ jobId: next.id, name, payload: next.data as JobPayloads[N] });
+    batch.push({ jobId: next.id, name, payload: payload as JobPayloads[N] });
   }
   return batch;
 }

@@ -493,10 +493,14 @@ export async function decideBookingCommands(tx: Executor, payments: PaymentProvi
       return decideExpire(b, writes);
     }),
   );
-  // A cancelled confirmed booking gets its refund recorded before its release (statements on one
-  // connection run in the order they are sent).
-  await settleAll([writeConfirmations(tx, writes.charges), writeRefunds(tx, writes.refunds), releaseBookings(tx, writes.releases)]);
-  const docs = new Map((await getBookingDocs(tx, [...byId.keys()])).map((d) => [d.id, d]));
+  // Statements on one connection run in the order they are sent, so the writes and the read of
+  // the documents go out together (one round trip), and a cancelled confirmed booking gets its
+  // refund recorded before its release.
+  const [, read] = await settleAll<unknown>([
+    settleAll([writeConfirmations(tx, writes.charges), writeRefunds(tx, writes.refunds), releaseBookings(tx, writes.releases)]),
+    getBookingDocs(tx, [...byId.keys()]),
+  ]);
+  const docs = new Map((read as Booking[]).map((d) => [d.id, d]));
   return cmds.map((cmd, i): BookingDecision => {
     const v = verdicts[i];
     return v ? { ...v, booking: docs.get(cmd.bookingId) ?? null } : { outcome: 'BOOKING_NOT_FOUND', booking: null, changed: false };
