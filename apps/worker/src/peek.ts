@@ -5,26 +5,24 @@ import type { ShowQueues } from '@booking/contracts';
 // from), or the lowest scores of the prioritized set — with only what a batch needs: id, name
 // and data, read in one step. BullMQ's getJobs reads each job's whole hash (a round trip's worth
 // of fields per job) and builds a Job object for it, which a batch then throws away.
-const PEEK_LIST = `
-local ids = redis.call('LRANGE', KEYS[1], -tonumber(ARGV[2]), -1)
+// (Both scripts end with READ: id, name and data of each id, in the order given.)
+const READ = `
 local out = {}
-for i = #ids, 1, -1 do
-  local f = redis.call('HMGET', ARGV[1] .. ids[i], 'name', 'data')
-  out[#out + 1] = ids[i]
+for _, id in ipairs(ids) do
+  local f = redis.call('HMGET', ARGV[1] .. id, 'name', 'data')
+  out[#out + 1] = id
   out[#out + 1] = f[1]
   out[#out + 1] = f[2]
 end
 return out`;
+const PEEK_LIST = `
+local tail = redis.call('LRANGE', KEYS[1], -tonumber(ARGV[2]), -1)
+local ids = {}
+for i = #tail, 1, -1 do ids[#ids + 1] = tail[i] end
+${READ}`;
 const PEEK_SET = `
 local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
-local out = {}
-for i = 1, #ids do
-  local f = redis.call('HMGET', ARGV[1] .. ids[i], 'name', 'data')
-  out[#out + 1] = ids[i]
-  out[#out + 1] = f[1]
-  out[#out + 1] = f[2]
-end
-return out`;
+${READ}`;
 
 export interface PeekedJob {
   id: string;

@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import t from 'tap';
 import type { HoldJob } from '@booking/contracts';
 import { InvalidCommand, createShow, createSql, decideHolds, isDbUnreachable, type Executor } from '@booking/db';
-import { checkInvariants, createTestDatabase } from '@booking/db/testing';
+import { checkInvariants, createTestDatabase, holdCommand } from '@booking/db/testing';
 import { GroupCommit, type TxWork } from '../src/group-commit.js';
 
 const log = pino({ level: 'silent' });
@@ -28,14 +28,8 @@ t.test('group commit', async (t) => {
         generalAdmission: [{ tier: 'GA', capacity }],
       })
     ).id;
-  const hold = (showId: string, quantity = 1): HoldJob => ({
-    bookingId: randomUUID(),
-    showId,
-    request: { items: [{ tier: 'GA', quantity }] },
-    customerRef: null,
-    idempotencyKey: null,
-    acceptedAt: new Date().toISOString(),
-  });
+  const hold = holdCommand;
+
   // The holds' decisions plus the id of the transaction that made them.
   const holdWork = (cmds: HoldJob[]): TxWork<{ txid: string; statuses: string[] }> => async (tx: Executor) => {
     const decisions = await decideHolds(tx, cmds);

@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import t from 'tap';
 import { ShowQueues, redisKeys, type Booking } from '@booking/contracts';
 import { bookingCommands, createShow, createSql, holdSeats } from '@booking/db';
-import { checkInvariants, createTestDatabase, deleteRedisPrefix } from '@booking/db/testing';
+import { checkInvariants, createTestDatabase, deleteRedisPrefix, holdCommand } from '@booking/db/testing';
 import { MockPaymentProvider } from '../src/payments.js';
 import { createProcessor, runSweep, type ProcessorDeps } from '../src/processors/index.js';
 import { createPeekJobs } from '../src/peek.js';
@@ -76,14 +76,8 @@ t.test('show workers', async (t) => {
     const raw = await redis.get(keys.booking(bookingId));
     return raw ? (JSON.parse(raw) as Booking) : null;
   };
-  const holdCmd = (showId: string) => ({
-    bookingId: randomUUID(),
-    showId,
-    request: { items: [{ tier: 'GA', quantity: 1 }] },
-    customerRef: null,
-    idempotencyKey: null,
-    acceptedAt: new Date().toISOString(),
-  });
+  const holdCmd = (showId: string) => holdCommand(showId);
+
 
   await t.test('a show with work gets a worker, which lets it go when idle and remembers the next expiry', async (t) => {
     const show = await newShow(60);

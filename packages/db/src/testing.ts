@@ -1,9 +1,21 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import postgres from 'postgres';
+import type { HoldJob } from '@booking/contracts';
 import { MIGRATIONS_DIR, migrate } from './migrate.js';
 
 const TEMPLATE_LOCK = 72_410_002;
+
+/** A hold command for tests: `quantity` seats of tier GA, accepted now. */
+export const holdCommand = (showId: string, quantity = 1, extra: Partial<HoldJob> = {}): HoldJob => ({
+  bookingId: randomUUID(),
+  showId,
+  request: { items: [{ tier: 'GA', quantity }] },
+  customerRef: null,
+  idempotencyKey: null,
+  acceptedAt: new Date().toISOString(),
+  ...extra,
+});
 
 export interface TestDatabase {
   url: string;

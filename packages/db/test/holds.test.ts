@@ -1,20 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import t from 'tap';
-import type { HoldJob } from '@booking/contracts';
 import { createSql } from '../src/client.js';
 import { holdSeats } from '../src/queries/bookings.js';
 import { createShow } from '../src/queries/shows.js';
-import { createTestDatabase } from '../src/testing.js';
+import { createTestDatabase, holdCommand } from '../src/testing.js';
 
-const hold = (showId: string, quantity: number, extra: Partial<HoldJob> = {}): HoldJob => ({
-  bookingId: randomUUID(),
-  showId,
-  request: { items: [{ tier: 'GA', quantity }] },
-  customerRef: null,
-  idempotencyKey: null,
-  acceptedAt: new Date().toISOString(),
-  ...extra,
-});
+const hold = holdCommand;
 
 t.test('the hold transaction', async (t) => {
   const db = await createTestDatabase();

@@ -368,13 +368,16 @@ interface Money {
   currency: string;
 }
 
+/** Money movements as one JSON parameter, for jsonb_to_recordset (booking_id, reference, amount_cents, currency). */
+const moneyJson = (tx: Executor, list: readonly Money[]) =>
+  tx.json(list.map((m) => ({ booking_id: m.bookingId, reference: m.reference, amount_cents: m.amountCents, currency: m.currency })) as never);
+
 /** HELD → CONFIRMED with its charge recorded and its seats SOLD: one statement for all. */
 async function writeConfirmations(tx: Executor, charges: readonly Money[]) {
   if (charges.length === 0) return;
-  const rows = charges.map((c) => ({ booking_id: c.bookingId, reference: c.reference, amount_cents: c.amountCents, currency: c.currency }));
   await tx`
     with c as (
-      select * from jsonb_to_recordset(${tx.json(rows as never)}) as x(booking_id uuid, reference text, amount_cents int, currency text)
+      select * from jsonb_to_recordset(${moneyJson(tx, charges)}) as x(booking_id uuid, reference text, amount_cents int, currency text)
     ), p as (
       insert into payments (booking_id, kind, reference, amount_cents, currency)
       select booking_id, 'CHARGE', reference, amount_cents, currency from c
@@ -391,10 +394,9 @@ async function writeConfirmations(tx: Executor, charges: readonly Money[]) {
 /** Refunds of cancelled confirmed bookings: one statement for all. */
 async function writeRefunds(tx: Executor, refunds: readonly Money[]) {
   if (refunds.length === 0) return;
-  const rows = refunds.map((r) => ({ booking_id: r.bookingId, reference: r.reference, amount_cents: r.amountCents, currency: r.currency }));
   await tx`
     with r as (
-      select * from jsonb_to_recordset(${tx.json(rows as never)}) as x(booking_id uuid, reference text, amount_cents int, currency text)
+      select * from jsonb_to_recordset(${moneyJson(tx, refunds)}) as x(booking_id uuid, reference text, amount_cents int, currency text)
     ), p as (
       insert into payments (booking_id, kind, reference, amount_cents, currency)
       select booking_id, 'REFUND', reference, amount_cents, currency from r
