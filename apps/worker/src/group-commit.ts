@@ -59,10 +59,6 @@ export class GroupCommit {
       this.#schedule();
     });
 
-  get waiting(): number {
-    return this.#queue.length;
-  }
-
   // Started on the next turn of the event loop, so the jobs that ask in the same turn (one
   // Redis reply can start many) travel together.
   #schedule(): void {

@@ -1,7 +1,7 @@
 import { DelayedError, type Job } from 'bullmq';
 import { jobId, type JobPayloads } from '@booking/contracts';
-import { decideBookingCommands, isDbUnreachable, type BookingCommand, type BookingDecision } from '@booking/db';
-import { parsePayload, peekBatch, retirePeeked, transactOf, unlessInvalid, type Peeked, type ProcessorDeps } from './shared.js';
+import { decideBookingCommands, type BookingCommand, type BookingDecision } from '@booking/db';
+import { decideBatch, parsePayload, peekBatch, retirePeeked, type ProcessorDeps } from './shared.js';
 
 /** The commands that act on an existing booking; they share the show's wait list. */
 const KINDS = ['confirm', 'cancel', 'expire'] as const;
@@ -33,20 +33,12 @@ const asCommand = (name: Kind, payload: JobPayloads[Kind]): BookingCommand => {
 export async function processBookingCommands(job: Job, deps: ProcessorDeps, token?: string) {
   const name = job.name as Kind;
   const head = parsePayload(name, job);
-  let peeked: Peeked<Kind>[] = await peekBatch(job, KINDS, deps);
-  const transact = transactOf(deps);
-  const decide = (cmds: BookingCommand[]) => unlessInvalid(() => transact(head.showId, (tx) => decideBookingCommands(tx, deps.payments, cmds)));
-  let decisions: BookingDecision[];
-  try {
-    decisions = await decide([asCommand(name, head), ...peeked.map((p) => asCommand(p.name, p.payload))]);
-  } catch (err) {
-    if (peeked.length === 0 || isDbUnreachable(err)) throw err;
-    // Something in the batch failed: decide this job's own command alone, so a bad neighbour
-    // cannot hold it back (the neighbour then fails on its own job).
-    deps.log.warn({ err, jobId: job.id, batch: peeked.length + 1 }, 'batch failed; deciding the command alone');
-    peeked = [];
-    decisions = await decide([asCommand(name, head)]);
-  }
+  const { decisions, peeked } = await decideBatch(
+    job,
+    deps,
+    { head: asCommand(name, head), peeked: await peekBatch(job, KINDS, deps), of: (p) => asCommand(p.name, p.payload) },
+    (tx, cmds) => decideBookingCommands(tx, deps.payments, cmds),
+  );
   const jobs = [{ jobId: job.id!, name }, ...peeked];
   deps.metrics?.holdsReleased(
     decisions.flatMap((d, i) => (jobs[i]!.name === 'expire' && d.changed && d.booking ? [d.booking] : [])),

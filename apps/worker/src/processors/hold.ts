@@ -1,7 +1,6 @@
 import type { Job } from 'bullmq';
-import { decideHolds, isDbUnreachable } from '@booking/db';
-import type { HoldJob } from '@booking/contracts';
-import { afterCommit, parsePayload, peekBatch, retirePeeked, transactOf, unlessInvalid, type ProcessorDeps } from './shared.js';
+import { decideHolds } from '@booking/db';
+import { afterCommit, decideBatch, parsePayload, peekBatch, retirePeeked, type ProcessorDeps } from './shared.js';
 
 /**
  * Decides this hold together with the holds queued right behind it, in one transaction, then
@@ -12,20 +11,7 @@ import { afterCommit, parsePayload, peekBatch, retirePeeked, transactOf, unlessI
  */
 export async function processHold(job: Job, deps: ProcessorDeps) {
   const cmd = parsePayload('hold', job);
-  let peeked = await peekBatch(job, ['hold'], deps);
-  const transact = transactOf(deps);
-  const decide = (cmds: HoldJob[]) => unlessInvalid(() => transact(cmd.showId, (tx) => decideHolds(tx, cmds)));
-  let decisions;
-  try {
-    decisions = await decide([cmd, ...peeked.map((p) => p.payload)]);
-  } catch (err) {
-    if (peeked.length === 0 || isDbUnreachable(err)) throw err;
-    // Something in the batch failed: decide this job's own command alone, so a bad neighbour
-    // cannot hold it back (the neighbour then fails on its own job).
-    deps.log.warn({ err, jobId: job.id, batch: peeked.length + 1 }, 'batch failed; deciding the command alone');
-    peeked = [];
-    decisions = await decide([cmd]);
-  }
+  const { decisions, peeked } = await decideBatch(job, deps, { head: cmd, peeked: await peekBatch(job, ['hold'], deps), of: (p) => p.payload }, decideHolds);
   deps.metrics?.holdsDecided(decisions);
   await afterCommit(decisions.map((d) => d.booking), deps);
   await retirePeeked(job, peeked, deps);

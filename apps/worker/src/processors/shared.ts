@@ -2,7 +2,7 @@ import { Compile } from 'typebox/compile';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import { JobSchemas, waitingStateByName, type Booking, type JobName, type JobPayloads, type PaymentProvider, type ShowQueues } from '@booking/contracts';
-import { InvalidCommand, inTransaction, type Sql } from '@booking/db';
+import { InvalidCommand, inTransaction, isDbUnreachable, type Executor, type Sql } from '@booking/db';
 import type { Transact } from '../group-commit.js';
 import type { WorkerMetrics } from '../metrics.js';
 import type { PeekJobs } from '../peek.js';
@@ -39,7 +39,7 @@ const validators = Object.fromEntries(Object.entries(JobSchemas).map(([name, sch
 };
 
 /** The deps' transaction runner, or one transaction per call. */
-export const transactOf = (deps: ProcessorDeps): Transact => deps.transact ?? ((_showId, work) => inTransaction(deps.sql, work));
+const transactOf = (deps: ProcessorDeps): Transact => deps.transact ?? ((_showId, work) => inTransaction(deps.sql, work));
 
 /** A payload that does not match the catalog can never succeed: fail it once, loudly. */
 export function parsePayload<N extends JobName>(name: N, job: Job): JobPayloads[N] {
@@ -115,6 +115,32 @@ export async function peekBatch<N extends JobName>(job: Job, names: readonly N[]
     batch.push({ jobId: next.id, name, payload: payload as JobPayloads[N] });
   }
   return batch;
+}
+
+/**
+ * Decides the job's command together with the peeked ones behind it, in one transaction (shared
+ * with other shows' work when deps.transact groups them). If the batch fails for a reason other
+ * than Postgres being away, decides the job's own command alone, so a bad neighbour cannot hold
+ * it back (the neighbour then fails on its own job). Returns the decisions and the peeked jobs
+ * they cover.
+ */
+export async function decideBatch<C, N extends JobName, D>(
+  job: Job,
+  deps: ProcessorDeps,
+  commands: { head: C; peeked: Peeked<N>[]; of: (p: Peeked<N>) => C },
+  work: (tx: Executor, cmds: C[]) => Promise<D[]>,
+): Promise<{ decisions: D[]; peeked: Peeked<N>[] }> {
+  const { head, peeked, of } = commands;
+  const transact = transactOf(deps);
+  const showId = (job.data as { showId: string }).showId;
+  const decide = (cmds: C[]) => unlessInvalid(() => transact(showId, (tx) => work(tx, cmds)));
+  try {
+    return { decisions: await decide([head, ...peeked.map(of)]), peeked };
+  } catch (err) {
+    if (peeked.length === 0 || isDbUnreachable(err)) throw err;
+    deps.log.warn({ err, jobId: job.id, batch: peeked.length + 1 }, 'batch failed; deciding the command alone');
+    return { decisions: await decide([head]), peeked: [] };
+  }
 }
 
 /**
