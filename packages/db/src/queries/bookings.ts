@@ -360,48 +360,42 @@ async function releaseBookings(tx: Executor, releases: readonly Release[]) {
     select id, from_status, to_status, detail from r`;
 }
 
-/** Money movements a batch decided, written once it is decided. */
-interface Money {
+/** A charge (its booking HELD → CONFIRMED) or a refund (of a confirmed booking being cancelled). */
+interface Payment {
+  kind: 'CHARGE' | 'REFUND';
   bookingId: string;
   reference: string;
   amountCents: number;
   currency: string;
 }
 
-/** Money movements as one JSON parameter, for jsonb_to_recordset (booking_id, reference, amount_cents, currency). */
-const moneyJson = (tx: Executor, list: readonly Money[]) =>
-  tx.json(list.map((m) => ({ booking_id: m.bookingId, reference: m.reference, amount_cents: m.amountCents, currency: m.currency })) as never);
-
-/** HELD → CONFIRMED with its charge recorded and its seats SOLD: one statement for all. */
-async function writeConfirmations(tx: Executor, charges: readonly Money[]) {
-  if (charges.length === 0) return;
+/**
+ * A batch's payments in one statement: every payment row; for a charge, its booking CONFIRMED,
+ * its seats SOLD and the audit row; for a refund, the booking's refund reference (its release to
+ * CANCELLED follows in releaseBookings). A batch names each booking once, so the two updates of
+ * bookings never touch the same row.
+ */
+async function writePayments(tx: Executor, payments: readonly Payment[]) {
+  if (payments.length === 0) return;
+  const rows = payments.map((m) => ({ kind: m.kind, booking_id: m.bookingId, reference: m.reference, amount_cents: m.amountCents, currency: m.currency }));
   await tx`
-    with c as (
-      select * from jsonb_to_recordset(${moneyJson(tx, charges)}) as x(booking_id uuid, reference text, amount_cents int, currency text)
+    with m as (
+      select * from jsonb_to_recordset(${tx.json(rows as never)})
+        as x(kind text, booking_id uuid, reference text, amount_cents int, currency text)
     ), p as (
       insert into payments (booking_id, kind, reference, amount_cents, currency)
-      select booking_id, 'CHARGE', reference, amount_cents, currency from c
-    ), b as (
-      update bookings set status = 'CONFIRMED', version = version + 1, payment_ref = c.reference,
+      select booking_id, kind, reference, amount_cents, currency from m
+    ), c as (
+      update bookings set status = 'CONFIRMED', version = version + 1, payment_ref = m.reference,
              confirmed_at = now(), updated_at = now()
-        from c where bookings.id = c.booking_id
+        from m where m.kind = 'CHARGE' and bookings.id = m.booking_id
+    ), r as (
+      update bookings set refund_ref = m.reference from m where m.kind = 'REFUND' and bookings.id = m.booking_id
     ), s as (
-      update seats set status = 'SOLD' from c where seats.booking_id = c.booking_id
+      update seats set status = 'SOLD' from m where m.kind = 'CHARGE' and seats.booking_id = m.booking_id
     )
-    insert into booking_events (booking_id, from_status, to_status) select booking_id, 'HELD', 'CONFIRMED' from c`;
-}
-
-/** Refunds of cancelled confirmed bookings: one statement for all. */
-async function writeRefunds(tx: Executor, refunds: readonly Money[]) {
-  if (refunds.length === 0) return;
-  await tx`
-    with r as (
-      select * from jsonb_to_recordset(${moneyJson(tx, refunds)}) as x(booking_id uuid, reference text, amount_cents int, currency text)
-    ), p as (
-      insert into payments (booking_id, kind, reference, amount_cents, currency)
-      select booking_id, 'REFUND', reference, amount_cents, currency from r
-    )
-    update bookings set refund_ref = r.reference from r where bookings.id = r.booking_id`;
+    insert into booking_events (booking_id, from_status, to_status)
+    select booking_id, 'HELD', 'CONFIRMED' from m where kind = 'CHARGE'`;
 }
 
 /** What a command decided, before its document is read (once, for the whole batch). */
@@ -409,8 +403,7 @@ type CommandVerdict = Omit<BookingDecision, 'booking'>;
 
 /** The writes a batch decided, sent together once every command is decided. */
 interface Writes {
-  charges: Money[];
-  refunds: Money[];
+  payments: Payment[];
   releases: Release[];
 }
 
@@ -431,7 +424,7 @@ async function decideConfirm(payments: PaymentProvider, cmd: ConfirmCommand, b: 
   }
   const charge = await payments.charge({ key: b.id, token: cmd.paymentToken, amountCents: b.totalCents!, currency: b.currency! });
   if (!charge.ok) return { outcome: 'PAYMENT_DECLINED', changed: false, detail: charge.message };
-  writes.charges.push({ bookingId: b.id, reference: charge.reference, amountCents: b.totalCents!, currency: b.currency! });
+  writes.payments.push({ kind: 'CHARGE', bookingId: b.id, reference: charge.reference, amountCents: b.totalCents!, currency: b.currency! });
   return { outcome: 'OK', changed: true };
 }
 
@@ -442,7 +435,7 @@ async function decideCancel(payments: PaymentProvider, cmd: CancelCommand, b: Lo
   if (b.status === 'REJECTED') return { outcome: 'BOOKING_FINAL', changed: false, detail: 'booking was rejected' };
   if (b.status === 'CONFIRMED') {
     const refund = await payments.refund({ key: b.id, chargeReference: b.paymentRef!, amountCents: b.totalCents!, currency: b.currency! });
-    writes.refunds.push({ bookingId: b.id, reference: refund.reference, amountCents: b.totalCents!, currency: b.currency! });
+    writes.payments.push({ kind: 'REFUND', bookingId: b.id, reference: refund.reference, amountCents: b.totalCents!, currency: b.currency! });
   }
   writes.releases.push({ id: b.id, from: b.status, to: 'CANCELLED', detail: cmd.reason ? { reason: cmd.reason } : null });
   return { outcome: 'OK', changed: true };
@@ -475,8 +468,8 @@ export interface BookingDecision extends Decision {
  * Every booking row is locked first, in id order (so two batches cannot deadlock, and confirm
  * racing expiry has one winner), then each command is decided against its locked row. Each
  * command touches only its own booking and that booking's seats, so with distinct bookings the
- * order between them does not matter: the batch's writes are three statements at most
- * (confirmations, refunds, releases), sent together, and every document is read back once at
+ * order between them does not matter: the batch's writes are two statements at most
+ * (payments, releases), sent together, and every document is read back once at
  * the end — the same few round trips whatever the batch's size. A batch names each booking once
  * (the worker's batches stop at a repeated booking).
  */
@@ -485,7 +478,7 @@ export async function decideBookingCommands(tx: Executor, payments: PaymentProvi
   const ids = cmds.map((c) => c.bookingId);
   if (new Set(ids).size !== ids.length) throw new InvalidCommand('a batch of booking commands must name each booking once');
   const byId = new Map((await lockBookings(tx, ids)).map((r) => [r.id, r]));
-  const writes: Writes = { charges: [], refunds: [], releases: [] };
+  const writes: Writes = { payments: [], releases: [] };
   const verdicts = await Promise.all(
     cmds.map(async (cmd): Promise<CommandVerdict | null> => {
       const b = byId.get(cmd.bookingId);
@@ -499,7 +492,7 @@ export async function decideBookingCommands(tx: Executor, payments: PaymentProvi
   // the documents go out together (one round trip), and a cancelled confirmed booking gets its
   // refund recorded before its release.
   const [, read] = await settleAll<unknown>([
-    settleAll([writeConfirmations(tx, writes.charges), writeRefunds(tx, writes.refunds), releaseBookings(tx, writes.releases)]),
+    settleAll([writePayments(tx, writes.payments), releaseBookings(tx, writes.releases)]),
     getBookingDocs(tx, [...byId.keys()]),
   ]);
   const docs = new Map((read as Booking[]).map((d) => [d.id, d]));
