@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import t from 'tap';
 import type { HoldJob } from '@booking/contracts';
-import { InvalidCommand, createShow, createSql, decideHolds, isDbUnreachable, type Executor } from '@booking/db';
-import { checkInvariants, createTestDatabase, holdCommand } from '@booking/db/testing';
+import { InvalidCommand, createSql, decideHolds, isDbUnreachable, type Executor } from '@booking/db';
+import { checkInvariants, createGaShow, createTestDatabase, holdCommand } from '@booking/db/testing';
 import { GroupCommit, type TxWork } from '../src/group-commit.js';
 
 const log = pino({ level: 'silent' });
@@ -16,18 +16,7 @@ t.test('group commit', async (t) => {
     await db.drop(!t.passing());
   });
 
-  const newShow = async (capacity = 10) =>
-    (
-      await createShow(sql, {
-        id: randomUUID(),
-        name: 'g',
-        venue: 'v',
-        startsAt: '2030-01-01T00:00:00Z',
-        holdTtlSeconds: 600,
-        tiers: [{ code: 'GA', name: 'GA', priceCents: 500, currency: 'EUR' }],
-        generalAdmission: [{ tier: 'GA', capacity }],
-      })
-    ).id;
+  const newShow = async (capacity = 10) => (await createGaShow(sql, { capacity })).id;
   const hold = holdCommand;
 
   // The holds' decisions plus the id of the transaction that made them.

@@ -4,8 +4,8 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import t from 'tap';
 import { ShowQueues, redisKeys, type Booking } from '@booking/contracts';
-import { bookingCommands, createShow, createSql, holdSeats } from '@booking/db';
-import { checkInvariants, createTestDatabase, deleteRedisPrefix, holdCommand } from '@booking/db/testing';
+import { bookingCommands, createSql, holdSeats } from '@booking/db';
+import { checkInvariants, createGaShow, createTestDatabase, deleteRedisPrefix, holdCommand } from '@booking/db/testing';
 import { MockPaymentProvider } from '../src/payments.js';
 import { createProcessor, runSweep, type ProcessorDeps } from '../src/processors/index.js';
 import { createPeekJobs } from '../src/peek.js';
@@ -62,16 +62,7 @@ t.test('show workers', async (t) => {
     await db.drop(!t.passing());
   });
 
-  const newShow = (holdTtlSeconds: number) =>
-    createShow(sql, {
-      id: randomUUID(),
-      name: 'w',
-      venue: 'v',
-      startsAt: '2030-01-01T00:00:00Z',
-      holdTtlSeconds,
-      tiers: [{ code: 'GA', name: 'GA', priceCents: 500, currency: 'EUR' }],
-      generalAdmission: [{ tier: 'GA', capacity: 10 }],
-    });
+  const newShow = (holdTtlSeconds: number) => createGaShow(sql, { capacity: 10, holdTtlSeconds });
   const doc = async (bookingId: string) => {
     const raw = await redis.get(keys.booking(bookingId));
     return raw ? (JSON.parse(raw) as Booking) : null;

@@ -2,7 +2,9 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import postgres from 'postgres';
 import type { HoldJob } from '@booking/contracts';
+import type { Sql } from './client.js';
 import { MIGRATIONS_DIR, migrate } from './migrate.js';
+import { createShow } from './queries/shows.js';
 
 const TEMPLATE_LOCK = 72_410_002;
 
@@ -16,6 +18,18 @@ export const holdCommand = (showId: string, quantity = 1, extra: Partial<HoldJob
   acceptedAt: new Date().toISOString(),
   ...extra,
 });
+
+/** A show for tests with one general-admission tier GA (what holdCommand asks for). */
+export const createGaShow = (sql: Sql, o: { capacity: number; holdTtlSeconds?: number; priceCents?: number }) =>
+  createShow(sql, {
+    id: randomUUID(),
+    name: 'test show',
+    venue: 'v',
+    startsAt: '2030-01-01T00:00:00Z',
+    holdTtlSeconds: o.holdTtlSeconds ?? 600,
+    tiers: [{ code: 'GA', name: 'GA', priceCents: o.priceCents ?? 500, currency: 'EUR' }],
+    generalAdmission: [{ tier: 'GA', capacity: o.capacity }],
+  });
 
 export interface TestDatabase {
   url: string;

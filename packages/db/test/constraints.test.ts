@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import t from 'tap';
-import { createTestDatabase } from '../src/testing.js';
-import { createShow } from '../src/queries/shows.js';
+import { createGaShow, createTestDatabase } from '../src/testing.js';
 import { createSql } from '../src/client.js';
 
 t.test('schema constraints back the invariants', async (t) => {
@@ -11,15 +10,7 @@ t.test('schema constraints back the invariants', async (t) => {
     await sql.end();
     await db.drop(!t.passing());
   });
-  const show = await createShow(sql, {
-    id: randomUUID(),
-    name: 'c',
-    venue: 'v',
-    startsAt: '2030-01-01T00:00:00Z',
-    holdTtlSeconds: 60,
-    tiers: [{ code: 'GA', name: 'GA', priceCents: 100, currency: 'EUR' }],
-    generalAdmission: [{ tier: 'GA', capacity: 3 }],
-  });
+  const show = await createGaShow(sql, { capacity: 3, holdTtlSeconds: 60, priceCents: 100 });
   const [seat] = await sql`select id from seats where show_id = ${show.id} limit 1`;
   const booking = async (status: string) => {
     const id = randomUUID();

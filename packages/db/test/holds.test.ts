@@ -1,9 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import t from 'tap';
 import { createSql } from '../src/client.js';
 import { holdSeats } from '../src/queries/bookings.js';
-import { createShow } from '../src/queries/shows.js';
-import { createTestDatabase, holdCommand } from '../src/testing.js';
+import { createGaShow, createTestDatabase, holdCommand } from '../src/testing.js';
 
 const hold = holdCommand;
 
@@ -14,16 +12,7 @@ t.test('the hold transaction', async (t) => {
     await sql.end({ timeout: 5 });
     await db.drop(!t.passing());
   });
-  const newShow = (capacity: number) =>
-    createShow(sql, {
-      id: randomUUID(),
-      name: 'h',
-      venue: 'v',
-      startsAt: '2030-01-01T00:00:00Z',
-      holdTtlSeconds: 60,
-      tiers: [{ code: 'GA', name: 'GA', priceCents: 500, currency: 'EUR' }],
-      generalAdmission: [{ tier: 'GA', capacity }],
-    });
+  const newShow = (capacity: number) => createGaShow(sql, { capacity, holdTtlSeconds: 60 });
 
   await t.test('a replayed hold changes nothing and returns the first decision', async (t) => {
     const show = await newShow(5);

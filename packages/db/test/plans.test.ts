@@ -1,10 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import t from 'tap';
 import type { PaymentProvider } from '@booking/contracts';
 import { createSql, type Executor } from '../src/client.js';
 import { decideBookingCommands, decideHolds, inTransaction } from '../src/queries/bookings.js';
-import { createShow } from '../src/queries/shows.js';
-import { createTestDatabase, holdCommand } from '../src/testing.js';
+import { createGaShow, createTestDatabase, holdCommand } from '../src/testing.js';
 
 // Every provider call succeeds; this test is about the statements, not payments.
 const payments: PaymentProvider = {
@@ -37,17 +35,7 @@ t.test('batches touch seats and bookings through indexes, not scans of every sho
     await sql.end({ timeout: 5 });
     await db.drop(!t.passing());
   });
-  const newShow = () =>
-    createShow(sql, {
-      id: randomUUID(),
-      name: 'p',
-      venue: 'v',
-      startsAt: '2030-01-01T00:00:00Z',
-      holdTtlSeconds: 600,
-      tiers: [{ code: 'GA', name: 'GA', priceCents: 500, currency: 'EUR' }],
-      generalAdmission: [{ tier: 'GA', capacity: 4000 }],
-    });
-  const [show] = await Promise.all([newShow(), newShow()]);
+  const [show] = await Promise.all([createGaShow(sql, { capacity: 4000 }), createGaShow(sql, { capacity: 4000 })]);
   // Enough bookings that reading all of them is clearly the worse plan, and fresh statistics.
   for (let i = 0; i < 20; i++) {
     await inTransaction(sql, (tx) => decideHolds(tx, Array.from({ length: 100 }, () => holdCommand(show.id, 1))));

@@ -223,6 +223,7 @@ async function writeVerdicts(tx: Executor, rules: ShowRules, verdicts: Verdict[]
     };
   });
   const seats = verdicts.flatMap((v) => ('seats' in v ? v.seats.map((s) => ({ booking_id: v.cmd.bookingId, seat_id: s.id, price_cents: s.priceCents })) : []));
+  const seatIds = seats.map((s) => s.seat_id);
   const [row] = await tx<{ at: Date; expiresAt: Date }[]>`
     with input as (
       select * from jsonb_to_recordset(${tx.json(bookings as never)}) as x(
@@ -242,7 +243,7 @@ async function writeVerdicts(tx: Executor, rules: ShowRules, verdicts: Verdict[]
       select * from jsonb_to_recordset(${tx.json(seats as never)}) as y(booking_id uuid, seat_id uuid, price_cents int)
     ), u as (
       update seats s set status = 'HELD', booking_id = taken.booking_id
-        from taken where s.id = taken.seat_id and s.id = any(${seats.map((s) => s.seat_id)}::uuid[])
+        from taken where s.id = taken.seat_id and s.id = any(${seatIds}::uuid[])
     ), bs as (
       insert into booking_seats (booking_id, seat_id, price_cents) select booking_id, seat_id, price_cents from taken
     ), e as (
