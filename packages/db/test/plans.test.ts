@@ -11,19 +11,23 @@ const payments: PaymentProvider = {
 };
 
 /**
- * Sequential scans of seats and bookings that `work` ran. The counters are this connection's
- * not yet reported ones (they may include earlier transactions' too), hence the difference.
+ * Sequential scans of `tables` that `work` ran. The counters are this connection's not yet
+ * reported ones (they may include earlier transactions' too), hence the difference.
  */
-async function seqScansOf<T>(tx: Executor, work: () => Promise<T>): Promise<{ result: T; scans: Record<string, number> }> {
+async function seqScansOf<T>(
+  tx: Executor,
+  work: () => Promise<T>,
+  tables: readonly string[] = ['seats', 'bookings'],
+): Promise<{ result: T; scans: Record<string, number> }> {
   const read = async () =>
-    Object.fromEntries(
+    new Map(
       (await tx<{ relname: string; seqScan: number }[]>`
-        select relname, seq_scan::int from pg_stat_xact_user_tables where relname in ('seats', 'bookings')`).map((r) => [r.relname, r.seqScan]),
+        select relname, seq_scan::int from pg_stat_xact_user_tables where relname = any(${tables as string[]})`).map((r) => [r.relname, r.seqScan]),
     );
   const before = await read();
   const result = await work();
   const after = await read();
-  return { result, scans: { seats: (after.seats ?? 0) - (before.seats ?? 0), bookings: (after.bookings ?? 0) - (before.bookings ?? 0) } };
+  return { result, scans: Object.fromEntries(tables.map((name) => [name, (after.get(name) ?? 0) - (before.get(name) ?? 0)])) };
 }
 
 // A batch of one or two commands must reach its seats and bookings through their indexes: a
@@ -65,5 +69,55 @@ t.test('batches touch seats and bookings through indexes, not scans of every sho
     const { result, scans } = await seqScansOf(tx, () => decideBookingCommands(tx, payments, [{ kind: 'cancel', bookingId: held[0]!, reason: null }]));
     t.equal(result[0]?.booking?.status, 'CANCELLED');
     t.same(scans, { seats: 0, bookings: 0 }, 'a refunded cancel');
+  });
+});
+
+// postgres.js prepares every statement once per connection and Postgres then keeps a generic
+// plan for it, made on the table sizes of that moment. Plans made on an on-sale's first, nearly
+// empty tables must not go on scanning them once they hold thousands of rows.
+t.test('plans made while the tables were empty do not scan them once they have grown', async (t) => {
+  const db = await createTestDatabase();
+  // One connection: it makes the plans early and uses them late.
+  const sql = createSql(db.url, { max: 1 });
+  t.teardown(async () => {
+    await sql.end({ timeout: 5 });
+    await db.drop(!t.passing());
+  });
+  const tables = ['seats', 'bookings', 'booking_seats', 'booking_events', 'payments'];
+  const cycle = async (show: string, n: number) => {
+    const held = await inTransaction(sql, (tx) => decideHolds(tx, Array.from({ length: n }, () => holdCommand(show, 1))));
+    const ids = held.map((d) => d.booking!.id);
+    await inTransaction(sql, (tx) =>
+      decideBookingCommands(
+        tx,
+        payments,
+        ids.map((bookingId, i) => (i % 2 === 0 ? { kind: 'confirm' as const, bookingId, paymentToken: 'tok_visa' } : { kind: 'cancel' as const, bookingId, reason: null })),
+      ),
+    );
+    return ids;
+  };
+  // Past the five custom plans after which Postgres settles on a generic one.
+  const first = await createGaShow(sql, { capacity: 40 });
+  for (let i = 0; i < 10; i++) await cycle(first.id, 2);
+  const big = await createGaShow(sql, { capacity: 6000 });
+  for (let i = 0; i < 30; i++) await cycle(big.id, 100);
+
+  const ids = await inTransaction(sql, (tx) => decideHolds(tx, [holdCommand(big.id, 2), holdCommand(big.id, 1)])).then((d) => d.map((x) => x.booking!.id));
+  await inTransaction(sql, async (tx) => {
+    const { result, scans } = await seqScansOf(
+      tx,
+      () =>
+        decideBookingCommands(tx, payments, [
+          { kind: 'confirm', bookingId: ids[0]!, paymentToken: 'tok_visa' },
+          { kind: 'cancel', bookingId: ids[1]!, reason: null },
+        ]),
+      tables,
+    );
+    t.same(result.map((d) => d.booking?.status), ['CONFIRMED', 'CANCELLED']);
+    t.same(scans, Object.fromEntries(tables.map((name) => [name, 0])), 'a confirm and a cancel, 3,000 bookings later');
+  });
+  await inTransaction(sql, async (tx) => {
+    const { scans } = await seqScansOf(tx, () => decideHolds(tx, [holdCommand(big.id, 2)]), tables);
+    t.same(scans, Object.fromEntries(tables.map((name) => [name, 0])), 'a hold, 3,000 bookings later');
   });
 });

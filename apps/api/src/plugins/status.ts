@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import { IDEMPOTENCY_TTL_SECONDS, LIVE_DOC_TTL_SECONDS, redisKeys, type Booking, type CommandResult } from '@booking/contracts';
-import { getBooking } from '@booking/db';
+import { getBooking, inTransaction } from '@booking/db';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -121,7 +121,7 @@ export const statusPlugin = fp(async (app: FastifyInstance, opts: { prefix: stri
         return { raw, doc: JSON.parse(raw) as Booking };
       }
       app.metrics.statusRead('postgres');
-      const doc = await getBooking(app.sql, bookingId);
+      const doc = await inTransaction(app.sql, (tx) => getBooking(tx, bookingId)); // index plans: see inTransaction
       return doc ? { raw: JSON.stringify(doc), doc } : null;
     },
 

@@ -16,7 +16,7 @@ import {
   UpdateShowBody,
   type ProblemField,
 } from '@booking/contracts';
-import { createShow, getShow, listBookings, listSeats, listShows, updateShow } from '@booking/db';
+import { createShow, getShow, inTransaction, listBookings, listSeats, listShows, updateShow } from '@booking/db';
 import { DomainError, invalid } from '../errors.js';
 import { requireAdmin } from '../plugins/auth.js';
 import { AdminHeaders, AdminSecurity, cursor, isRank, isTimestamp, isUuid, problems } from './http.js';
@@ -151,7 +151,9 @@ export async function showRoutes(appBase: FastifyInstance, opts: { adminToken: s
     if (!(await app.shows.get(showId))) throw notFound(showId);
     const limit = request.query.limit ?? 50;
     const after = cursor.decode<[string, string]>(request.query.cursor, [isTimestamp, isUuid]);
-    const items = await listBookings(app.sql, showId, { status: request.query.status, limit, after: after && { acceptedAt: after[0], id: after[1] } });
+    // A transaction: the page's ids and their documents come from one snapshot, with index plans.
+    const page = { status: request.query.status, limit, after: after && { acceptedAt: after[0], id: after[1] } };
+    const items = await inTransaction(app.sql, (tx) => listBookings(tx, showId, page));
     const last = items.length === limit ? items[items.length - 1] : undefined;
     return { items, nextCursor: last ? cursor.encode([last.createdAt, last.id]) : null };
   });

@@ -29,11 +29,26 @@ export interface Decision {
  * Runs `fn` in a transaction, retrying it a few times with jitter on seat contention, deadlocks
  * and serialization failures. Anything else, or a transient error that outlasts the retries,
  * propagates (the job then retries with backoff).
+ *
+ * Sequential scans are off inside (`enable_seqscan`: the planner takes one only where no index
+ * can serve). Every statement of a command reaches its rows through keys, and postgres.js
+ * prepares each statement once per connection: Postgres then keeps a generic plan, made on the
+ * table sizes of that moment, until the table is next analyzed. A plan made while an on-sale's
+ * tables were nearly empty (a scan of payments, say) would otherwise stay while they grow by
+ * thousands of rows a second, every call reading the whole table (plans.test.ts). Set per
+ * transaction, pipelined ahead of `fn`'s first statement, not per connection: postgres.js's own
+ * catalog query at connect needs its scans.
  */
 export async function inTransaction<T>(sql: Sql, fn: (tx: Executor) => Promise<T>, retries = 8): Promise<T> {
+  const run = async (tx: Executor) => {
+    const planning = tx`set local enable_seqscan = off`.execute();
+    const result = await fn(tx);
+    await planning;
+    return result;
+  };
   for (let attempt = 0; ; attempt++) {
     try {
-      return (await sql.begin((tx) => fn(tx as unknown as Executor))) as T;
+      return (await sql.begin((tx) => run(tx as unknown as Executor))) as T;
     } catch (err) {
       const retryable = err instanceof SeatContention || (isTransientDbError(err) && ['40001', '40P01'].includes((err as { code: string }).code));
       if (!retryable || attempt >= retries) throw err;
