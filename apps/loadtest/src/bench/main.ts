@@ -148,8 +148,8 @@ async function main() {
 
     if (runs('many')) {
       await fresh();
-      say(`many shows: 200 shows × 100 seats, ${n(5000)} buyers spread over them`);
-      const r = await load(sys, { shows: 200, buyers: n(5000), concurrency: 500, layout: { ga: [{ code: 'GA', capacity: 100, priceCents: 4500 }], holdTtlSeconds: 5 } });
+      say(`many shows: 200 shows × 100 seats, ${n(20_000)} buyers (as many as the hot show) spread over them`);
+      const r = await load(sys, { shows: 200, buyers: n(20_000), concurrency: 500, layout: { ga: [{ code: 'GA', capacity: 100, priceCents: 4500 }], holdTtlSeconds: 5 } });
       rows.push({ scenario: 'many shows', figure: 'decisions/s (all shows)', value: fmt(r.figures.decisionsPerSec), baseline: hotDecisions ? `${fmt(hotDecisions)} (hot show)` : undefined, ratio: ratio(r.figures.decisionsPerSec, hotDecisions) });
       rows.push({ scenario: 'many shows', figure: 'decision latency p99 (ms)', value: fmt(r.figures.decisionLatencyMs.p99, 1) });
       rows.push(verdictRow('many shows', r));
