@@ -2,6 +2,7 @@ import { QueueKeys, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { showQueueName, type RedisKeys, type ShowQueues } from '@booking/contracts';
+import { ShowLeases } from './leases.js';
 import type { QueueDepth, WorkerMetrics } from './metrics.js';
 
 export interface ShowWorkersOptions {
@@ -23,6 +24,9 @@ export interface ShowWorkersOptions {
   metrics?: WorkerMetrics;
 }
 
+/** Leases are renewed this many times per term. */
+const RENEWALS_PER_TERM = 3;
+
 interface Attached {
   worker: Worker;
   running: number;
@@ -42,12 +46,18 @@ export class ShowWorkers {
   readonly #o: ShowWorkersOptions;
   readonly #attached = new Map<string, Attached>();
   readonly #attaching = new Map<string, Promise<void>>();
+  /** With strict FIFO only (see ShowLeases): with SHOW_CONCURRENCY > 1 processes share a show. */
+  readonly #leases: ShowLeases | null;
+  /** Shows another process has attached → when to ask again (wake-ups and polls skip them till then). */
+  readonly #elsewhere = new Map<string, number>();
+  #renewedAt = 0;
   #timer: NodeJS.Timeout | undefined;
   #closing = false;
   #paused = false;
 
   constructor(opts: ShowWorkersOptions) {
     this.#o = opts;
+    this.#leases = opts.showConcurrency === 1 ? new ShowLeases(opts.redis, opts.keys, opts.lockMs) : null;
     opts.metrics?.trackShows(this);
   }
 
@@ -74,13 +84,32 @@ export class ShowWorkers {
       for (const [showId, a] of this.#attached) {
         if (a.running === 0 && now - a.lastActive > this.#o.idleMs) void this.#detach(showId);
       }
+      for (const [showId, until] of this.#elsewhere) if (until <= now) this.#elsewhere.delete(showId);
+      if (this.#leases && now - this.#renewedAt >= this.#leases.termMs / RENEWALS_PER_TERM) {
+        this.#renewedAt = now;
+        await this.#renewLeases();
+      }
     } catch (err) {
       this.#o.log.warn({ err }, 'polling active shows failed');
     }
   }
 
+  /** Keeps this process's leases; a show whose lease another process took meanwhile is let go. */
+  async #renewLeases(): Promise<void> {
+    const showIds = [...this.#attached.keys()];
+    if (!this.#leases || showIds.length === 0) return;
+    const held = await this.#leases.claim(showIds);
+    showIds.forEach((showId, i) => {
+      if (held[i]! > 0) {
+        this.#o.log.warn({ showId }, 'another worker process took over this show (our lease had lapsed); letting it go');
+        void this.#detach(showId);
+      }
+    });
+  }
+
   #attach(showId: string): Promise<void> {
     if (this.#closing || this.#paused || this.#attached.has(showId)) return Promise.resolve();
+    if ((this.#elsewhere.get(showId) ?? 0) > Date.now()) return Promise.resolve();
     const pending = this.#attaching.get(showId);
     if (pending) return pending;
     const p = this.#doAttach(showId).finally(() => this.#attaching.delete(showId));
@@ -91,6 +120,18 @@ export class ShowWorkers {
   async #doAttach(showId: string): Promise<void> {
     const { log } = this.#o;
     try {
+      if (this.#leases) {
+        const [heldElsewhereMs] = await this.#leases.claim([showId]);
+        if (heldElsewhereMs! > 0) {
+          // Ask again soon: the owner may let the show go long before its lease would run out.
+          this.#elsewhere.set(showId, Date.now() + Math.min(heldElsewhereMs!, 5 * (this.#o.pollMs ?? 100)));
+          return;
+        }
+        if (this.#closing || this.#paused) {
+          await this.#leases.release([showId]);
+          return;
+        }
+      }
       // Global concurrency is a queue setting: N = 1 gives strict FIFO across every worker process.
       await this.#o.queues.get(showId).setGlobalConcurrency(this.#o.showConcurrency);
       const worker = new Worker(showQueueName(showId), this.#o.processor, {
@@ -147,6 +188,7 @@ export class ShowWorkers {
       await a.worker.close();
       const counts = await queue.getJobCounts('wait', 'prioritized', 'active');
       if (Object.values(counts).some((n) => n > 0)) await redis.zadd(keys.activeShows, Date.now(), showId);
+      await this.#leases?.release([showId]);
       this.#o.log.debug({ showId, nextDue }, 'let idle show queue go');
     } catch (err) {
       this.#o.log.warn({ err, showId }, 'detaching show queue failed; it will be picked up again');
@@ -213,6 +255,8 @@ export class ShowWorkers {
     if (this.#timer) clearInterval(this.#timer);
     await Promise.allSettled(this.#attaching.values());
     await Promise.all([...this.#attached.values()].map((a) => a.worker.close()));
+    // Other processes take these shows over at once, not when the leases run out.
+    await this.#leases?.release([...this.#attached.keys()]).catch((err: unknown) => this.#o.log.warn({ err }, 'releasing show leases failed; they run out on their own'));
     this.#attached.clear();
   }
 }

@@ -11,6 +11,7 @@ import { createProcessor, runSweep, type ProcessorDeps } from '../src/processors
 import { createPeekJobs } from '../src/peek.js';
 import { createRetireJobs } from '../src/retire.js';
 import { createStatusPublisher } from '../src/status.js';
+import { ShowLeases } from '../src/leases.js';
 import { ShowWorkers } from '../src/workers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -253,5 +254,78 @@ t.test('show workers', async (t) => {
     t.equal((await doc(cmd.bookingId))?.status, 'EXPIRED');
     const [seats] = await sql`select count(*)::int as n from seats where show_id = ${show.id} and status = 'AVAILABLE'`;
     t.equal(seats?.n, 10, 'its seats are available again');
+  });
+
+  await t.test('a show lease is held by one process at a time, and released at once when asked', async (t) => {
+    const showId = randomUUID();
+    const redis2 = redis.duplicate();
+    t.teardown(() => redis2.quit());
+    const a = new ShowLeases(redis, keys, 2000);
+    const b = new ShowLeases(redis2, keys, 2000);
+    t.same(await a.claim([showId]), [0], 'the first claim gets it');
+    const [left] = await b.claim([showId]);
+    t.ok(left! > 0 && left! <= 2000, `another process is told how long it is still held (${left} ms)`);
+    t.same(await a.claim([showId]), [0], 'the owner renews it');
+    await b.release([showId]);
+    t.equal(await redis.get(keys.showLease(showId)) !== null, true, "a process cannot release another's lease");
+    await a.release([showId]);
+    t.same(await b.claim([showId]), [0], 'once released, another process gets it at once');
+    await b.release([showId]);
+  });
+
+  await t.test('two worker processes: each show is attached by one of them at a time, and the other takes over', async (t) => {
+    // A second "process": its own connections, queues and leases, the same prefix and database.
+    const redis2 = redis.duplicate();
+    const subscriber2 = redis.duplicate();
+    const queues2 = new ShowQueues(redis2, prefix);
+    const other = new ShowWorkers({
+      redis: redis2, subscriber: subscriber2, queues: queues2, keys, prefix, log,
+      processor: createProcessor({ ...deps, queues: queues2 }),
+      showConcurrency: 1,
+      idleMs: 60_000,
+      lockMs: 2000,
+      pollMs: 50,
+    });
+    await other.start();
+    let closed = false;
+    t.teardown(async () => {
+      if (!closed) await other.close();
+      await queues2.close();
+      subscriber2.disconnect();
+      await redis2.quit();
+    });
+
+    const shows = await Promise.all(Array.from({ length: 6 }, () => newShow(60)));
+    const enqueue = async (n: number) => {
+      const cmds = shows.flatMap((s) => Array.from({ length: n }, () => holdCmd(s.id)));
+      for (const cmd of cmds) await queues.add('hold', cmd);
+      for (const s of shows) {
+        await redis.zadd(keys.activeShows, Date.now(), s.id);
+        await redis.publish(keys.wakeChannel, s.id);
+      }
+      return cmds;
+    };
+    const allDecided = (cmds: { bookingId: string }[]) =>
+      until('all decided', async () => (await Promise.all(cmds.map((c) => doc(c.bookingId)))).every((d) => d && d.status !== 'PENDING'));
+
+    const first = await enqueue(3);
+    let most = 0;
+    for (let i = 0; i < 20; i++) {
+      const counts = await Promise.all(shows.map((s) => queues.get(s.id).getWorkersCount()));
+      most = Math.max(most, ...counts);
+      await sleep(25);
+    }
+    await allDecided(first);
+    t.equal(most, 1, 'no show ever had two workers attached');
+    t.ok(workers.attachedCount + other.attachedCount >= 1, 'the shows were taken');
+
+    // The second process stops (a scale-down): the first takes its shows over.
+    await other.close();
+    closed = true;
+    const second = await enqueue(1);
+    await allDecided(second);
+    const docs = await Promise.all([...first, ...second].map((c) => doc(c.bookingId)));
+    t.same(docs.filter((d) => d?.status === 'HELD').length, 24, 'every hold decided (4 per show, 10 seats each)');
+    for (const s of shows) t.same((await checkInvariants(db.url, s.id)).violations, [], `show ${s.id.slice(0, 8)}: invariants hold`);
   });
 });

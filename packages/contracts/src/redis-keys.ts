@@ -12,6 +12,8 @@ export const redisKeys = (prefix: string) => ({
   commandResult: (commandId: string) => `${prefix}:result:${commandId}`,
   /** Sorted set showId → the time a worker must next look at the show's queue. */
   activeShows: `${prefix}:active-shows`,
+  /** The worker process that has the show's queue attached (strict FIFO: one process at a time). */
+  showLease: (showId: string) => `${prefix}:show-lease:${showId}`,
   /** Pub/sub: a show has new work (message: showId). */
   wakeChannel: `${prefix}:wake`,
   /** Pub/sub: a booking's status document changed (message: the document). */
