@@ -15,7 +15,7 @@ export const WorkerConfigSchema = Type.Object({
    * show due at most every 250 ms, which is only safe while this is longer (plugins/queues.ts).
    */
   WORKER_IDLE_MS: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 30_000 }),
-  /** A crashed worker's job comes back after at most about this long. */
+  /** A crashed worker's job comes back after at most about this long; also a show lease's term (leases.ts). */
   JOB_LOCK_MS: Type.Integer({ minimum: 500, maximum: 600_000, default: 5000 }),
   SWEEP_INTERVAL_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 1000 }),
   /** The sweep leaves holds this recently expired to their delayed job. */
