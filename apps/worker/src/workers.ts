@@ -188,7 +188,8 @@ export class ShowWorkers {
       await a.worker.close();
       const counts = await queue.getJobCounts('wait', 'prioritized', 'active');
       if (Object.values(counts).some((n) => n > 0)) await redis.zadd(keys.activeShows, Date.now(), showId);
-      await this.#leases?.release([showId]);
+      // Unless a wake-up attached the show again meanwhile (the lease is still ours, and in use).
+      if (!this.#attached.has(showId) && !this.#attaching.has(showId)) await this.#leases?.release([showId]);
       this.#o.log.debug({ showId, nextDue }, 'let idle show queue go');
     } catch (err) {
       this.#o.log.warn({ err, showId }, 'detaching show queue failed; it will be picked up again');
