@@ -85,7 +85,7 @@ export class ShowWorkers {
         if (a.running === 0 && now - a.lastActive > this.#o.idleMs) void this.#detach(showId);
       }
       for (const [showId, until] of this.#elsewhere) if (until <= now) this.#elsewhere.delete(showId);
-      if (this.#leases && now - this.#renewedAt >= this.#leases.termMs / RENEWALS_PER_TERM) {
+      if (this.#leases && !this.#paused && now - this.#renewedAt >= this.#leases.termMs / RENEWALS_PER_TERM) {
         this.#renewedAt = now;
         await this.#renewLeases();
       }
@@ -236,7 +236,9 @@ export class ShowWorkers {
 
   /**
    * Stops taking jobs (Postgres is away): attached queues stop fetching, active jobs stay
-   * active, no show is attached until resume. Due shows wait in activeShows meanwhile.
+   * active, no show is attached until resume. Due shows wait in activeShows meanwhile. Leases
+   * are not renewed while paused: if only this process lost Postgres, another one takes its shows
+   * over when they run out, and on resume this one lets those go.
    */
   async pause(): Promise<void> {
     this.#paused = true;
@@ -246,6 +248,8 @@ export class ShowWorkers {
   async resume(): Promise<void> {
     if (!this.#paused) return;
     this.#paused = false;
+    this.#renewedAt = Date.now();
+    await this.#renewLeases().catch((err: unknown) => this.#o.log.warn({ err }, 'renewing show leases failed'));
     await Promise.all([...this.#attached.values()].map((a) => a.worker.resume()));
     await this.#tick();
   }

@@ -328,4 +328,50 @@ t.test('show workers', async (t) => {
     t.same(docs.filter((d) => d?.status === 'HELD').length, 24, 'every hold decided (4 per show, 10 seats each)');
     for (const s of shows) t.same((await checkInvariants(db.url, s.id)).violations, [], `show ${s.id.slice(0, 8)}: invariants hold`);
   });
+
+  await t.test('a paused process (Postgres away) lets its leases run out, and on resume lets go of shows taken over', async (t) => {
+    // A process of its own that keeps idle shows attached; the shared one stays out of the way.
+    await workers.pause();
+    const redis2 = redis.duplicate();
+    const subscriber2 = redis.duplicate();
+    const queues2 = new ShowQueues(redis2, prefix);
+    const solo = new ShowWorkers({
+      redis: redis2, subscriber: subscriber2, queues: queues2, keys, prefix, log,
+      processor: createProcessor({ ...deps, queues: queues2 }),
+      showConcurrency: 1,
+      idleMs: 60_000,
+      lockMs: 1000,
+      pollMs: 50,
+    });
+    await solo.start();
+    t.teardown(async () => {
+      await solo.close();
+      await queues2.close();
+      subscriber2.disconnect();
+      await redis2.quit();
+      await workers.resume();
+    });
+    const show = await newShow(60);
+    const hold = async () => {
+      const cmd = holdCmd(show.id);
+      await queues.add('hold', cmd);
+      await redis.zadd(keys.activeShows, Date.now(), show.id);
+      await redis.publish(keys.wakeChannel, show.id);
+      await until('decided', async () => (await doc(cmd.bookingId))?.status === 'HELD');
+    };
+    await hold();
+    t.ok(await redis.get(keys.showLease(show.id)), 'the attached show is leased');
+
+    await solo.pause();
+    await until('lease run out', async () => (await redis.exists(keys.showLease(show.id))) === 0, 5000);
+    const taker = new ShowLeases(redis, keys, 60_000);
+    t.same(await taker.claim([show.id]), [0], 'another process can take the show over');
+    await solo.resume();
+    await until('our worker let go', async () => (await queues.get(show.id).getWorkersCount()) === 0, 5000);
+    t.pass('on resume, the show taken over is let go');
+
+    await taker.release([show.id]);
+    await hold();
+    t.same((await checkInvariants(db.url, show.id)).violations, []);
+  });
 });
