@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { ShowQueues, redisKeys, type Booking } from '@booking/contracts';
 import { bookingCommands, createSql, holdSeats } from '@booking/db';
 import { checkInvariants, createGaShow, createTestDatabase, deleteRedisPrefix, holdCommand } from '@booking/db/testing';
@@ -69,6 +69,31 @@ t.test('show workers', async (t) => {
     return raw ? (JSON.parse(raw) as Booking) : null;
   };
   const holdCmd = (showId: string) => holdCommand(showId);
+  /**
+   * Another worker "process": its own connections, queues and leases, the same prefix and
+   * database; it keeps idle shows attached. Closed (again, harmlessly) at the subtest's end.
+   */
+  const anotherProcess = async (t: Test, o: { lockMs: number }) => {
+    const redis2 = redis.duplicate();
+    const subscriber2 = redis.duplicate();
+    const queues2 = new ShowQueues(redis2, prefix);
+    const other = new ShowWorkers({
+      redis: redis2, subscriber: subscriber2, queues: queues2, keys, prefix, log,
+      processor: createProcessor({ ...deps, queues: queues2 }),
+      showConcurrency: 1,
+      idleMs: 60_000,
+      lockMs: o.lockMs,
+      pollMs: 50,
+    });
+    await other.start();
+    t.teardown(async () => {
+      await other.close();
+      await queues2.close();
+      subscriber2.disconnect();
+      await redis2.quit();
+    });
+    return other;
+  };
 
 
   await t.test('a show with work gets a worker, which lets it go when idle and remembers the next expiry', async (t) => {
@@ -274,26 +299,7 @@ t.test('show workers', async (t) => {
   });
 
   await t.test('two worker processes: each show is attached by one of them at a time, and the other takes over', async (t) => {
-    // A second "process": its own connections, queues and leases, the same prefix and database.
-    const redis2 = redis.duplicate();
-    const subscriber2 = redis.duplicate();
-    const queues2 = new ShowQueues(redis2, prefix);
-    const other = new ShowWorkers({
-      redis: redis2, subscriber: subscriber2, queues: queues2, keys, prefix, log,
-      processor: createProcessor({ ...deps, queues: queues2 }),
-      showConcurrency: 1,
-      idleMs: 60_000,
-      lockMs: 2000,
-      pollMs: 50,
-    });
-    await other.start();
-    let closed = false;
-    t.teardown(async () => {
-      if (!closed) await other.close();
-      await queues2.close();
-      subscriber2.disconnect();
-      await redis2.quit();
-    });
+    const other = await anotherProcess(t, { lockMs: 2000 });
 
     const shows = await Promise.all(Array.from({ length: 6 }, () => newShow(60)));
     const enqueue = async (n: number) => {
@@ -321,7 +327,6 @@ t.test('show workers', async (t) => {
 
     // The second process stops (a scale-down): the first takes its shows over.
     await other.close();
-    closed = true;
     const second = await enqueue(1);
     await allDecided(second);
     const docs = await Promise.all([...first, ...second].map((c) => doc(c.bookingId)));
@@ -332,25 +337,8 @@ t.test('show workers', async (t) => {
   await t.test('a paused process (Postgres away) lets its leases run out, and on resume lets go of shows taken over', async (t) => {
     // A process of its own that keeps idle shows attached; the shared one stays out of the way.
     await workers.pause();
-    const redis2 = redis.duplicate();
-    const subscriber2 = redis.duplicate();
-    const queues2 = new ShowQueues(redis2, prefix);
-    const solo = new ShowWorkers({
-      redis: redis2, subscriber: subscriber2, queues: queues2, keys, prefix, log,
-      processor: createProcessor({ ...deps, queues: queues2 }),
-      showConcurrency: 1,
-      idleMs: 60_000,
-      lockMs: 1000,
-      pollMs: 50,
-    });
-    await solo.start();
-    t.teardown(async () => {
-      await solo.close();
-      await queues2.close();
-      subscriber2.disconnect();
-      await redis2.quit();
-      await workers.resume();
-    });
+    t.teardown(() => workers.resume());
+    const solo = await anotherProcess(t, { lockMs: 1000 });
     const show = await newShow(60);
     const hold = async () => {
       const cmd = holdCmd(show.id);
