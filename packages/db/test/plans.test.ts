@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import type { PaymentProvider } from '@booking/contracts';
 import { createSql, type Executor } from '../src/client.js';
 import { decideBookingCommands, decideHolds, inTransaction } from '../src/queries/bookings.js';
@@ -30,15 +30,21 @@ async function seqScansOf<T>(
   return { result, scans: Object.fromEntries(tables.map((name) => [name, (after.get(name) ?? 0) - (before.get(name) ?? 0)])) };
 }
 
-// A batch of one or two commands must reach its seats and bookings through their indexes: a
-// full scan of seats reads every seat of every show, and its cost grows with the database.
-t.test('batches touch seats and bookings through indexes, not scans of every show', async (t) => {
+/** A pool of `max` connections to a database of the subtest's own, gone with it. */
+async function testSql(t: Test, max: number) {
   const db = await createTestDatabase();
-  const sql = createSql(db.url, { max: 2 });
+  const sql = createSql(db.url, { max });
   t.teardown(async () => {
     await sql.end({ timeout: 5 });
     await db.drop(!t.passing());
   });
+  return sql;
+}
+
+// A batch of one or two commands must reach its seats and bookings through their indexes: a
+// full scan of seats reads every seat of every show, and its cost grows with the database.
+t.test('batches touch seats and bookings through indexes, not scans of every show', async (t) => {
+  const sql = await testSql(t, 2);
   const [show] = await Promise.all([createGaShow(sql, { capacity: 4000 }), createGaShow(sql, { capacity: 4000 })]);
   // Enough bookings that reading all of them is clearly the worse plan, and fresh statistics.
   for (let i = 0; i < 20; i++) {
@@ -76,14 +82,10 @@ t.test('batches touch seats and bookings through indexes, not scans of every sho
 // plan for it, made on the table sizes of that moment. Plans made on an on-sale's first, nearly
 // empty tables must not go on scanning them once they hold thousands of rows.
 t.test('plans made while the tables were empty do not scan them once they have grown', async (t) => {
-  const db = await createTestDatabase();
   // One connection: it makes the plans early and uses them late.
-  const sql = createSql(db.url, { max: 1 });
-  t.teardown(async () => {
-    await sql.end({ timeout: 5 });
-    await db.drop(!t.passing());
-  });
+  const sql = await testSql(t, 1);
   const tables = ['seats', 'bookings', 'booking_seats', 'booking_events', 'payments'];
+  const noScans = Object.fromEntries(tables.map((name) => [name, 0]));
   const cycle = async (show: string, n: number) => {
     const held = await inTransaction(sql, (tx) => decideHolds(tx, Array.from({ length: n }, () => holdCommand(show, 1))));
     const ids = held.map((d) => d.booking!.id);
@@ -114,10 +116,10 @@ t.test('plans made while the tables were empty do not scan them once they have g
       tables,
     );
     t.same(result.map((d) => d.booking?.status), ['CONFIRMED', 'CANCELLED']);
-    t.same(scans, Object.fromEntries(tables.map((name) => [name, 0])), 'a confirm and a cancel, 3,000 bookings later');
+    t.same(scans, noScans, 'a confirm and a cancel, 3,000 bookings later');
   });
   await inTransaction(sql, async (tx) => {
     const { scans } = await seqScansOf(tx, () => decideHolds(tx, [holdCommand(big.id, 2)]), tables);
-    t.same(scans, Object.fromEntries(tables.map((name) => [name, 0])), 'a hold, 3,000 bookings later');
+    t.same(scans, noScans, 'a hold, 3,000 bookings later');
   });
 });
