@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { inTransaction, isDbUnreachable, settleAll, type Executor, type Sql } from '@booking/db';
+import { inTransaction, isDbUnreachable, settleInLockstep, type Executor, type Sql } from '@booking/db';
 
 /** Work that runs inside a transaction it shares with others; it must not commit or roll back. */
 export type TxWork<T> = (tx: Executor) => Promise<T>;
@@ -38,6 +38,8 @@ interface Pending {
  *
  * Different shows touch different rows (seats and bookings belong to one show), so grouping
  * them cannot make one wait for another's locks, and a group never holds two pieces of one show.
+ * The pieces' statements are sent in lockstep (settleInLockstep): one socket write per step of
+ * the group, not one per step of each piece.
  * When a group fails for a reason that is not the database being unreachable, each piece runs
  * again alone, so one bad command (a show that does not exist, a value Postgres refuses) fails
  * only its own job. Seat contention and deadlocks retry the whole group, as for one transaction.
@@ -104,7 +106,7 @@ export class GroupCommit {
     }
     let results: unknown[];
     try {
-      results = await inTransaction(this.#o.sql, (tx) => settleAll(group.map((p) => p.work(tx))));
+      results = await inTransaction(this.#o.sql, (tx) => settleInLockstep(tx, group.map((p) => p.work)));
     } catch (err) {
       if (isDbUnreachable(err)) {
         for (const p of group) p.reject(err);
