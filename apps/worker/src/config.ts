@@ -6,9 +6,9 @@ export const WorkerConfigSchema = Type.Object({
   REDIS_URL: RedisUrl,
   QUEUE_PREFIX: QueuePrefix,
   LOG_LEVEL: LogLevel,
-  /** Jobs of one show in flight at once across all workers; 1 = strict FIFO per show. */
+  /** Jobs of one show in flight at once across all workers; 1 = strict FIFO per show (leased, drained in rounds). */
   SHOW_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 1 }),
-  /** Commands queued back to back that one job decides in one transaction; 1 = no batching. */
+  /** Commands queued back to back decided in one transaction (a drain round's, or one job's); 1 = no batching. */
   BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
   /**
    * A show's queue is let go after this long without work. At least 1 s: the API marks a busy

@@ -18,16 +18,16 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0`;
 
 /**
- * Which worker process has a show's queue attached. With strict FIFO (one job of a show at a
- * time across all processes) a second process attached to the same show can only wait: each of
- * its wake-ups, fetch attempts and stalled-job checks is work for nothing, and with many shows
- * that waste is most of a process. A lease lets one process at a time attach a show.
+ * Which worker process has a show's queue attached. With strict FIFO only one process at a time
+ * may take a show's commands: drained shows (DrainShows) rest on the lease for it, since their
+ * jobs never go through BullMQ's active state; a show handed to a BullMQ worker rests on BullMQ's
+ * global concurrency as well, and the lease spares other processes' workers the wake-ups, fetch
+ * attempts and stalled-job checks of a queue they could only wait on.
  *
- * Correctness never rests on it: BullMQ's global concurrency still keeps the show's jobs one at a
- * time. A lease that lapses (a process paused longer than its term) at worst lets two processes
- * attach the show for a while, as without leases; the one that finds its lease gone lets go.
- * A process that dies holds its shows until the term runs out (the job lock term: its active
- * job is not taken over sooner either).
+ * A lease that lapses (a process stalled past a whole term) lets another process in, as an
+ * expired job lock lets another BullMQ worker take a job: the stalled one takes no new round
+ * once a third of the term is gone unrenewed, and lets the show go when it finds the lease
+ * taken. A process that dies holds its shows until the term runs out.
  */
 type LeaseRedis = Redis & {
   bkLeaseClaim(key: string, owner: string, ttlMs: number): Promise<number>;

@@ -9,8 +9,8 @@ import { DbGate } from './db-gate.js';
 import { GroupCommit } from './group-commit.js';
 import { createWorkerMetrics, startMetricsServer, type MetricsServer } from './metrics.js';
 import { MockPaymentProvider } from './payments.js';
-import { createProcessor, runSweep } from './processors/index.js';
-import { createPeekJobs } from './peek.js';
+import { createProcessor, drainShow, runSweep } from './processors/index.js';
+import { createPeekJobs, createTakeDue } from './peek.js';
 import { createRetireJobs } from './retire.js';
 import { createStatusPublisher } from './status.js';
 import { ShowWorkers } from './workers.js';
@@ -64,6 +64,8 @@ const workers = new ShowWorkers({
   idleMs: config.WORKER_IDLE_MS,
   lockMs: config.JOB_LOCK_MS,
   metrics,
+  // Strict FIFO (SHOW_CONCURRENCY=1): shows are drained in rounds; BullMQ workers only for what the drain hands over.
+  drain: { takeDue: createTakeDue(redis, queues), drainShow: (showId, due) => drainShow(showId, due, deps), report: (err) => gate.report(err), batchSize },
 });
 
 gate.onChange((up) => {

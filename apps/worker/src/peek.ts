@@ -35,6 +35,97 @@ export interface PeekedJob {
 /** Up to `count` jobs next due in a show's wait list or prioritized set, oldest first. */
 export type PeekJobs = (showId: string, state: 'wait' | 'prioritized', count: number) => Promise<PeekedJob[]>;
 
+/** The commands due next in one show's queue, as one DrainShows round reads them. */
+export interface DueJobs {
+  /**
+   * Where the jobs sit: BullMQ takes plain jobs (the wait list) first, then due delayed jobs
+   * (which it would promote to the back of the wait list), then prioritized holds. `active`: a
+   * job is active (a BullMQ worker took it, or left it stalled when it died): only a BullMQ
+   * worker may touch the queue now. `paused`: the queue is paused (BullMQ's pause). Else `none`.
+   */
+  state: 'wait' | 'delayed' | 'prioritized' | 'active' | 'paused' | 'none';
+  jobs: PeekedJob[];
+  /** When the show's earliest delayed job is due (ms), or null. */
+  nextDelayedAt: number | null;
+}
+
+/** For each show, the commands due next in its queue (up to `count`, oldest first), in one call. */
+export type TakeDue = (showIds: readonly string[], count: number) => Promise<DueJobs[]>;
+
+// Five keys a show: wait, prioritized, delayed, active, meta; ARGV: count, the highest delayed
+// score due now, then each show's job key prefix. Per show it returns state, the earliest delayed
+// score (or ''), the number of jobs, then id, name and data of each.
+const TAKE_DUE = `
+local count = tonumber(ARGV[1])
+local out = {}
+for s = 0, #KEYS / 5 - 1 do
+  local wait, prioritized, delayed, active, meta = KEYS[s * 5 + 1], KEYS[s * 5 + 2], KEYS[s * 5 + 3], KEYS[s * 5 + 4], KEYS[s * 5 + 5]
+  local first = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
+  local state, ids = 'none', {}
+  if redis.call('HEXISTS', meta, 'paused') == 1 then
+    state = 'paused'
+  elseif redis.call('LLEN', active) > 0 then
+    state = 'active'
+  else
+    local tail = redis.call('LRANGE', wait, -count, -1)
+    if #tail > 0 then
+      state = 'wait'
+      for i = #tail, 1, -1 do ids[#ids + 1] = tail[i] end
+    else
+      ids = redis.call('ZRANGEBYSCORE', delayed, 0, ARGV[2], 'LIMIT', 0, count)
+      if #ids > 0 then
+        state = 'delayed'
+      else
+        ids = redis.call('ZRANGE', prioritized, 0, count - 1)
+        if #ids > 0 then state = 'prioritized' end
+      end
+    end
+  end
+  out[#out + 1] = state
+  out[#out + 1] = first[2] or ''
+  out[#out + 1] = #ids
+  for _, id in ipairs(ids) do
+    local f = redis.call('HMGET', ARGV[s + 3] .. id, 'name', 'data')
+    out[#out + 1] = id
+    out[#out + 1] = f[1]
+    out[#out + 1] = f[2]
+  end
+end
+return out`;
+
+/**
+ * One script over every show asked for: a round of DrainShows costs one round trip and one
+ * script run however many shows it covers. Its keys must share a slot in Redis Cluster (a hash
+ * tag in the prefix, as BullMQ asks for anyway).
+ */
+export function createTakeDue(redis: Redis, queues: ShowQueues): TakeDue {
+  redis.defineCommand('bkTakeDue', { lua: TAKE_DUE });
+  const r = redis as Redis & { bkTakeDue: (numKeys: number, ...args: (string | number)[]) => Promise<(string | number | null)[]> };
+  return async (showIds, count) => {
+    if (showIds.length === 0) return [];
+    const keys: string[] = [];
+    const prefixes: string[] = [];
+    for (const showId of showIds) {
+      const q = queues.get(showId);
+      keys.push(q.keys.wait!, q.keys.prioritized!, q.keys.delayed!, q.keys.active!, q.keys.meta!);
+      prefixes.push(q.toKey(''));
+    }
+    // BullMQ's delayed scores are ms × 4096 + a counter: everything below (now + 1) × 4096 is due.
+    const flat = await r.bkTakeDue(keys.length, ...keys, count, (Date.now() + 1) * 4096 - 1, ...prefixes);
+    const out: DueJobs[] = [];
+    let i = 0;
+    for (let s = 0; s < showIds.length; s++) {
+      const state = String(flat[i++]) as DueJobs['state'];
+      const first = flat[i++];
+      const n = Number(flat[i++]);
+      const jobs: PeekedJob[] = [];
+      for (let j = 0; j < n; j++, i += 3) jobs.push({ id: String(flat[i]), name: (flat[i + 1] as string | null) ?? null, data: (flat[i + 2] as string | null) ?? null });
+      out.push({ state, jobs, nextDelayedAt: first === '' || first === null ? null : Math.floor(Number(first) / 4096) });
+    }
+    return out;
+  };
+}
+
 export function createPeekJobs(redis: Redis, queues: ShowQueues): PeekJobs {
   redis.defineCommand('bkPeekList', { numberOfKeys: 1, lua: PEEK_LIST });
   redis.defineCommand('bkPeekSet', { numberOfKeys: 1, lua: PEEK_SET });

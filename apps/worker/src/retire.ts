@@ -47,11 +47,14 @@ for i = 2, #ARGV do
 end
 return n`;
 
+/** Where a command waits in its show's queue: the wait list, the prioritized set (holds) or the delayed set. */
+export type QueuedState = 'wait' | 'prioritized' | 'delayed';
+
 /**
  * `wait`/`prioritized`: jobs a batch decided, which must be the next ones due, oldest first.
  * `delayed`: delayed jobs to drop wherever they are (missing ones are skipped).
  */
-export type RetireJobs = (showId: string, state: 'wait' | 'prioritized' | 'delayed', jobIds: readonly string[]) => Promise<void>;
+export type RetireJobs = (showId: string, state: QueuedState, jobIds: readonly string[]) => Promise<void>;
 
 /** Takes jobs that a batch already decided out of their show's queue (see processors/shared.ts). */
 export function createRetireJobs(redis: Redis, queues: ShowQueues): RetireJobs {

@@ -2,8 +2,11 @@ import { QueueKeys, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { showQueueName, type RedisKeys, type ShowQueues } from '@booking/contracts';
+import { DrainShows } from './drain.js';
 import { ShowLeases } from './leases.js';
 import type { QueueDepth, WorkerMetrics } from './metrics.js';
+import type { DueJobs, TakeDue } from './peek.js';
+import type { DrainOutcome } from './processors/drain.js';
 
 export interface ShowWorkersOptions {
   /** Commands connection (shared by the queues and every attached worker's non-blocking calls). */
@@ -22,25 +25,42 @@ export interface ShowWorkersOptions {
   pollMs?: number;
   /** Its scrapes read shows attached and queue depths from here (see queueDepths). */
   metrics?: WorkerMetrics;
+  /**
+   * Drain mode (DrainShows), used with strict FIFO (showConcurrency 1, where shows are leased):
+   * attached shows are drained in rounds, and a show gets a BullMQ worker only when its drain
+   * hands it over. Absent, every attached show gets a BullMQ worker.
+   */
+  drain?: {
+    takeDue: TakeDue;
+    drainShow: (showId: string, due: DueJobs) => Promise<DrainOutcome>;
+    /** True when `err` means Postgres is unreachable (DbGate.report). */
+    report: (err: unknown) => boolean;
+    batchSize: number;
+  };
 }
 
 /** Leases are renewed this many times per term. */
 const RENEWALS_PER_TERM = 3;
 
 interface Attached {
-  worker: Worker;
+  /** Null while the show is drained (DrainShows). */
+  worker: Worker | null;
+  /** When this process last claimed or renewed the show's lease (the claim's sending time). */
+  leasedAt: number;
   running: number;
   lastActive: number;
 }
 
 /**
- * Attaches a BullMQ Worker to a show's queue when the show has work and lets it go when idle,
- * so thousands of shows cost connections only while they are busy.
+ * Attaches a show's queue when the show has work and lets it go when idle, so thousands of
+ * shows cost nothing while they are quiet.
  *
  * `activeShows` is a sorted set showId → the time a worker must next look at the show: the API
  * sets it to "now" with every command; a worker letting an idle show go sets it to the show's
  * next delayed job (a hold's expiry) or removes it. Every worker process polls the due entries
- * and attaches; BullMQ's global concurrency keeps one show's commands one at a time across all.
+ * and attaches. With strict FIFO a show is leased to one process at a time, which drains it in
+ * rounds (DrainShows) and starts a BullMQ worker for it only when the drain hands it over; else
+ * every attached show gets a BullMQ worker, and global concurrency bounds a show's jobs in flight.
  */
 export class ShowWorkers {
   readonly #o: ShowWorkersOptions;
@@ -48,6 +68,7 @@ export class ShowWorkers {
   readonly #attaching = new Map<string, Promise<void>>();
   /** With strict FIFO only (see ShowLeases): with SHOW_CONCURRENCY > 1 processes share a show. */
   readonly #leases: ShowLeases | null;
+  readonly #drain: DrainShows | null;
   /** Shows another process has attached → when to ask again (wake-ups and polls skip them till then). */
   readonly #elsewhere = new Map<string, number>();
   #renewedAt = 0;
@@ -58,11 +79,28 @@ export class ShowWorkers {
   constructor(opts: ShowWorkersOptions) {
     this.#o = opts;
     this.#leases = opts.showConcurrency === 1 ? new ShowLeases(opts.redis, opts.keys, opts.lockMs) : null;
+    this.#drain =
+      this.#leases && opts.drain
+        ? new DrainShows({
+            ...opts.drain,
+            log: opts.log,
+            idlePollMs: opts.pollMs ?? 100,
+            onHandOver: (showId) => void this.#handOver(showId),
+            // A round may start while the lease has a third of its term left: a process stalled
+            // past its renewals takes no further round on a show another process may have by now.
+            mayDrain: (showId) => Date.now() - (this.#attached.get(showId)?.leasedAt ?? 0) < (this.#leases!.termMs * 2) / 3,
+          })
+        : null;
     opts.metrics?.trackShows(this);
   }
 
   get attachedCount() {
     return this.#attached.size;
+  }
+
+  /** Whether this process has the show attached (drained or with a BullMQ worker). */
+  isAttached(showId: string): boolean {
+    return this.#attached.has(showId);
   }
 
   async start(): Promise<void> {
@@ -82,7 +120,8 @@ export class ShowWorkers {
       for (const showId of due) if (!this.#attached.has(showId)) void this.#attach(showId);
       const now = Date.now();
       for (const [showId, a] of this.#attached) {
-        if (a.running === 0 && now - a.lastActive > this.#o.idleMs) void this.#detach(showId);
+        const idleMs = a.worker ? (a.running === 0 ? now - a.lastActive : 0) : (this.#drain?.idleMs(showId) ?? 0);
+        if (idleMs > this.#o.idleMs) void this.#detach(showId);
       }
       for (const [showId, until] of this.#elsewhere) if (until <= now) this.#elsewhere.delete(showId);
       if (this.#leases && !this.#paused && now - this.#renewedAt >= this.#leases.termMs / RENEWALS_PER_TERM) {
@@ -98,16 +137,21 @@ export class ShowWorkers {
   async #renewLeases(): Promise<void> {
     const showIds = [...this.#attached.keys()];
     if (!this.#leases || showIds.length === 0) return;
+    const claimedAt = Date.now();
     const held = await this.#leases.claim(showIds);
     showIds.forEach((showId, i) => {
+      const a = this.#attached.get(showId);
+      if (a && held[i] === 0) a.leasedAt = claimedAt;
       if (held[i]! > 0) {
         this.#o.log.warn({ showId }, 'another worker process took over this show (our lease had lapsed); letting it go');
         void this.#detach(showId);
       }
     });
+    this.#drain?.kick();
   }
 
   #attach(showId: string): Promise<void> {
+    if (this.#drain?.has(showId)) this.#drain.kick();
     if (this.#closing || this.#paused || this.#attached.has(showId)) return Promise.resolve();
     if ((this.#elsewhere.get(showId) ?? 0) > Date.now()) return Promise.resolve();
     const pending = this.#attaching.get(showId);
@@ -120,6 +164,7 @@ export class ShowWorkers {
   async #doAttach(showId: string): Promise<void> {
     const { log } = this.#o;
     try {
+      const claimedAt = Date.now();
       if (this.#leases) {
         const [heldElsewhereMs] = await this.#leases.claim([showId]);
         if (heldElsewhereMs! > 0) {
@@ -132,42 +177,70 @@ export class ShowWorkers {
           return;
         }
       }
-      // Global concurrency is a queue setting: N = 1 gives strict FIFO across every worker process.
-      await this.#o.queues.get(showId).setGlobalConcurrency(this.#o.showConcurrency);
-      const worker = new Worker(showQueueName(showId), this.#o.processor, {
-        connection: this.#o.redis,
-        prefix: this.#o.prefix,
-        concurrency: this.#o.showConcurrency,
-        lockDuration: this.#o.lockMs,
-        stalledInterval: this.#o.lockMs,
-        // A job cut off by kill -9 comes back as stalled; allow that a few times before failing it.
-        maxStalledCount: 10,
-        // An idle worker re-polls every drainDelay s; a new job wakes it at once and a delayed
-        // one shortens the wait, so a long delay costs no latency, only fewer idle polls.
-        drainDelay: 5,
-      });
-      if (this.#paused) await worker.pause(true);
-      const a: Attached = { worker, running: 0, lastActive: Date.now() };
-      worker.on('active', () => {
-        a.running++;
-        a.lastActive = Date.now();
-      });
-      const settled = () => {
-        a.running = Math.max(0, a.running - 1);
-        a.lastActive = Date.now();
-      };
-      worker.on('completed', settled);
-      worker.on('failed', (job, err) => {
-        settled();
-        const final = !job || job.attemptsMade >= (job.opts.attempts ?? 1) || err.name === 'UnrecoverableError';
-        log[final ? 'error' : 'warn']({ err, jobId: job?.id, showId, attempts: job?.attemptsMade }, final ? 'job failed for good' : 'job failed, will retry');
-      });
-      worker.on('error', (err) => log.error({ err, showId }, 'worker error'));
+      const a: Attached = { worker: null, leasedAt: claimedAt, running: 0, lastActive: Date.now() };
       this.#attached.set(showId, a);
-      log.debug({ showId }, 'attached show queue');
+      if (this.#drain) this.#drain.add(showId);
+      else await this.#startWorker(showId, a);
+      log.debug({ showId, drained: this.#drain !== null }, 'attached show queue');
     } catch (err) {
       log.warn({ err, showId }, 'could not attach show queue');
     }
+  }
+
+  /** A drained show that needs what only a BullMQ worker does (see drainShow). */
+  async #handOver(showId: string): Promise<void> {
+    const a = this.#attached.get(showId);
+    if (!a || a.worker || this.#closing) return;
+    try {
+      await this.#startWorker(showId, a);
+      this.#o.log.debug({ showId }, 'drained show handed over to a BullMQ worker');
+    } catch (err) {
+      this.#o.log.warn({ err, showId }, 'could not start a worker for the show; it will be picked up again');
+      this.#attached.delete(showId);
+      await this.#o.redis.zadd(this.#o.keys.activeShows, Date.now(), showId).catch(() => {});
+      await this.#leases?.release([showId]).catch(() => {});
+    }
+  }
+
+  /** A BullMQ worker for the show's queue, unless the show was let go meanwhile. */
+  async #startWorker(showId: string, a: Attached): Promise<void> {
+    const { log } = this.#o;
+    // Global concurrency is a queue setting: N = 1 gives strict FIFO across every worker process.
+    await this.#o.queues.get(showId).setGlobalConcurrency(this.#o.showConcurrency);
+    const worker = new Worker(showQueueName(showId), this.#o.processor, {
+      connection: this.#o.redis,
+      prefix: this.#o.prefix,
+      concurrency: this.#o.showConcurrency,
+      lockDuration: this.#o.lockMs,
+      stalledInterval: this.#o.lockMs,
+      // A job cut off by kill -9 comes back as stalled; allow that a few times before failing it.
+      maxStalledCount: 10,
+      // An idle worker re-polls every drainDelay s; a new job wakes it at once and a delayed
+      // one shortens the wait, so a long delay costs no latency, only fewer idle polls.
+      drainDelay: 5,
+    });
+    if (this.#attached.get(showId) !== a || this.#closing) {
+      await worker.close();
+      return;
+    }
+    a.worker = worker;
+    a.lastActive = Date.now();
+    if (this.#paused) await worker.pause(true);
+    worker.on('active', () => {
+      a.running++;
+      a.lastActive = Date.now();
+    });
+    const settled = () => {
+      a.running = Math.max(0, a.running - 1);
+      a.lastActive = Date.now();
+    };
+    worker.on('completed', settled);
+    worker.on('failed', (job, err) => {
+      settled();
+      const final = !job || job.attemptsMade >= (job.opts.attempts ?? 1) || err.name === 'UnrecoverableError';
+      log[final ? 'error' : 'warn']({ err, jobId: job?.id, showId, attempts: job?.attemptsMade }, final ? 'job failed for good' : 'job failed, will retry');
+    });
+    worker.on('error', (err) => log.error({ err, showId }, 'worker error'));
   }
 
   /**
@@ -185,7 +258,8 @@ export class ShowWorkers {
       const nextDue = await this.#nextDelayed(showId);
       if (nextDue === null) await redis.zrem(keys.activeShows, showId);
       else await redis.zadd(keys.activeShows, nextDue, showId);
-      await a.worker.close();
+      if (a.worker) await a.worker.close();
+      else await this.#drain?.remove(showId);
       const counts = await queue.getJobCounts('wait', 'prioritized', 'active');
       if (Object.values(counts).some((n) => n > 0)) await redis.zadd(keys.activeShows, Date.now(), showId);
       // Unless a wake-up attached the show again meanwhile (the lease is still ours, and in use).
@@ -242,7 +316,8 @@ export class ShowWorkers {
    */
   async pause(): Promise<void> {
     this.#paused = true;
-    await Promise.all([...this.#attached.values()].map((a) => a.worker.pause(true)));
+    this.#drain?.pause();
+    await Promise.all([...this.#attached.values()].map((a) => a.worker?.pause(true)));
   }
 
   async resume(): Promise<void> {
@@ -250,7 +325,8 @@ export class ShowWorkers {
     this.#paused = false;
     this.#renewedAt = Date.now();
     await this.#renewLeases().catch((err: unknown) => this.#o.log.warn({ err }, 'renewing show leases failed'));
-    await Promise.all([...this.#attached.values()].map((a) => a.worker.resume()));
+    for (const a of this.#attached.values()) a.worker?.resume();
+    this.#drain?.resume();
     await this.#tick();
   }
 
@@ -259,7 +335,7 @@ export class ShowWorkers {
     this.#closing = true;
     if (this.#timer) clearInterval(this.#timer);
     await Promise.allSettled(this.#attaching.values());
-    await Promise.all([...this.#attached.values()].map((a) => a.worker.close()));
+    await Promise.all([this.#drain?.close(), ...[...this.#attached.values()].map((a) => a.worker?.close())]);
     // Other processes take these shows over at once, not when the leases run out.
     await this.#leases?.release([...this.#attached.keys()]).catch((err: unknown) => this.#o.log.warn({ err }, 'releasing show leases failed; they run out on their own'));
     this.#attached.clear();

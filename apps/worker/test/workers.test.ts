@@ -1,18 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import type { Job } from 'bullmq';
+import { Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import t, { type Test } from 'tap';
-import { ShowQueues, redisKeys, type Booking } from '@booking/contracts';
+import { ShowQueues, redisKeys, showQueueName, type Booking } from '@booking/contracts';
 import { bookingCommands, createSql, holdSeats } from '@booking/db';
 import { checkInvariants, createGaShow, createTestDatabase, deleteRedisPrefix, holdCommand } from '@booking/db/testing';
 import { MockPaymentProvider } from '../src/payments.js';
-import { createProcessor, runSweep, type ProcessorDeps } from '../src/processors/index.js';
-import { createPeekJobs } from '../src/peek.js';
+import { createProcessor, drainShow, runSweep, type ProcessorDeps } from '../src/processors/index.js';
+import { createPeekJobs, createTakeDue } from '../src/peek.js';
 import { createRetireJobs } from '../src/retire.js';
 import { createStatusPublisher } from '../src/status.js';
 import { ShowLeases } from '../src/leases.js';
-import { ShowWorkers } from '../src/workers.js';
+import { ShowWorkers, type ShowWorkersOptions } from '../src/workers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms = 10_000): Promise<T> {
@@ -25,7 +25,10 @@ async function until<T>(what: string, fn: () => Promise<T | null | undefined | f
   }
 }
 
-t.test('show workers', async (t) => {
+// Every behaviour holds in both modes: a BullMQ worker per attached show, and drained shows
+// (DrainShows, what the worker runs with strict FIFO) that hand a show to a BullMQ worker only
+// for what needs one.
+for (const drained of [false, true]) t.test(drained ? 'drained shows' : 'a BullMQ worker per show', async (t) => {
   const db = await createTestDatabase();
   const prefix = `tw${randomUUID().slice(0, 8)}`;
   const keys = redisKeys(prefix);
@@ -44,9 +47,14 @@ t.test('show workers', async (t) => {
     peekJobs: createPeekJobs(redis, queues),
     retireJobs: createRetireJobs(redis, queues),
   };
+  const drainOf = (redis: Redis, deps: ProcessorDeps): ShowWorkersOptions['drain'] =>
+    drained
+      ? { takeDue: createTakeDue(redis, deps.queues), drainShow: (showId, due) => drainShow(showId, due, deps), report: () => false, batchSize: deps.batchSize }
+      : undefined;
   const workers = new ShowWorkers({
     redis, subscriber, queues, keys, prefix, log,
     processor: createProcessor(deps),
+    drain: drainOf(redis, deps),
     showConcurrency: 1,
     idleMs: 300,
     lockMs: 2000,
@@ -77,9 +85,11 @@ t.test('show workers', async (t) => {
     const redis2 = redis.duplicate();
     const subscriber2 = redis.duplicate();
     const queues2 = new ShowQueues(redis2, prefix);
+    const deps2 = { ...deps, queues: queues2, peekJobs: createPeekJobs(redis2, queues2), retireJobs: createRetireJobs(redis2, queues2) };
     const other = new ShowWorkers({
       redis: redis2, subscriber: subscriber2, queues: queues2, keys, prefix, log,
-      processor: createProcessor({ ...deps, queues: queues2 }),
+      processor: createProcessor(deps2),
+      drain: drainOf(redis2, deps2),
       showConcurrency: 1,
       idleMs: 60_000,
       lockMs: o.lockMs,
@@ -316,13 +326,16 @@ t.test('show workers', async (t) => {
 
     const first = await enqueue(3);
     let most = 0;
+    let mostWorkers = 0;
     for (let i = 0; i < 20; i++) {
       const counts = await Promise.all(shows.map((s) => queues.get(s.id).getWorkersCount()));
-      most = Math.max(most, ...counts);
+      mostWorkers = Math.max(mostWorkers, ...counts);
+      most = Math.max(most, ...shows.map((s) => Number(workers.isAttached(s.id)) + Number(other.isAttached(s.id))));
       await sleep(25);
     }
     await allDecided(first);
-    t.equal(most, 1, 'no show ever had two workers attached');
+    t.equal(most, 1, 'no show was ever attached by both processes');
+    t.ok(mostWorkers <= 1, 'no show ever had two BullMQ workers');
     t.ok(workers.attachedCount + other.attachedCount >= 1, 'the shows were taken');
 
     // The second process stops (a scale-down): the first takes its shows over.
@@ -333,6 +346,68 @@ t.test('show workers', async (t) => {
     t.same(docs.filter((d) => d?.status === 'HELD').length, 24, 'every hold decided (4 per show, 10 seats each)');
     for (const s of shows) t.same((await checkInvariants(db.url, s.id)).violations, [], `show ${s.id.slice(0, 8)}: invariants hold`);
   });
+
+  await t.test('two processes, many shows filling up at once: every show decides its holds first come, first served', async (t) => {
+    await anotherProcess(t, { lockMs: 2000 });
+    const shows = await Promise.all(Array.from({ length: 8 }, () => createGaShow(sql, { capacity: 5, holdTtlSeconds: 60 })));
+    // Each show's holds are accepted one after another, the shows all at once.
+    const perShow = await Promise.all(
+      shows.map(async (s) => {
+        const cmds = [];
+        for (let i = 0; i < 12; i++) {
+          const cmd = holdCmd(s.id);
+          await queues.add('hold', cmd);
+          cmds.push(cmd);
+          if (i % 4 === 0) {
+            await redis.zadd(keys.activeShows, Date.now(), s.id);
+            await redis.publish(keys.wakeChannel, s.id);
+          }
+        }
+        return cmds;
+      }),
+    );
+    for (const [i, cmds] of perShow.entries()) {
+      const docs = await until('all decided', async () => {
+        const all = await Promise.all(cmds.map((c) => doc(c.bookingId)));
+        return all.every((d) => d && d.status !== 'PENDING') ? (all as Booking[]) : null;
+      });
+      t.same(docs.map((d) => d.status), [...Array(5).fill('HELD'), ...Array(7).fill('REJECTED')], `show ${i}: the first five accepted won`);
+      t.same((await checkInvariants(db.url, shows[i]!.id)).violations, [], `show ${i}: invariants hold`);
+    }
+  });
+
+  if (drained) {
+    await t.test('drained commands never go through active: no BullMQ job cycle', async (t) => {
+      const show = await newShow(60);
+      const cmds = Array.from({ length: 5 }, () => holdCmd(show.id));
+      for (const cmd of cmds) await queues.add('hold', cmd);
+      await redis.zadd(keys.activeShows, Date.now(), show.id);
+      await until('all held', async () => (await Promise.all(cmds.map((c) => doc(c.bookingId)))).every((d) => d?.status === 'HELD'));
+      const queue = queues.get(show.id);
+      const events = await redis.xrange(queue.keys.events!, '-', '+');
+      t.same(events.filter(([, f]) => f[1] === 'active'), [], 'no job was moved to active');
+      t.equal(await queue.getWorkersCount(), 0, 'and no BullMQ worker was started');
+      t.same(await queue.getJobCounts('wait', 'prioritized', 'active'), { wait: 0, prioritized: 0, active: 0 }, 'every decided job was retired');
+    });
+
+    await t.test('a job left active by a dead worker sends its show to a BullMQ worker, which recovers it', async (t) => {
+      const show = await newShow(60);
+      const cmd = holdCmd(show.id);
+      await queues.add('hold', cmd);
+      const behind = holdCmd(show.id);
+      await queues.add('hold', behind);
+      // A worker takes the job into active and dies with it (its lock is never renewed).
+      const conn = redis.duplicate();
+      const dead = new Worker(showQueueName(show.id), null, { connection: conn, prefix, lockDuration: 500, autorun: false });
+      t.ok(await dead.getNextJob(randomUUID()), 'the job is active');
+      await dead.close();
+      await conn.quit();
+      await redis.zadd(keys.activeShows, Date.now(), show.id);
+      await until('both held', async () => (await doc(cmd.bookingId))?.status === 'HELD' && (await doc(behind.bookingId))?.status === 'HELD', 15_000);
+      t.ok((await queues.get(show.id).getWorkersCount()) >= 1, 'a BullMQ worker took the show over');
+      t.same((await checkInvariants(db.url, show.id)).violations, []);
+    });
+  }
 
   await t.test('a paused process (Postgres away) lets its leases run out, and on resume lets go of shows taken over', async (t) => {
     // A process of its own that keeps idle shows attached; the shared one stays out of the way.
@@ -355,7 +430,7 @@ t.test('show workers', async (t) => {
     const taker = new ShowLeases(redis, keys, 60_000);
     t.same(await taker.claim([show.id]), [0], 'another process can take the show over');
     await solo.resume();
-    await until('our worker let go', async () => (await queues.get(show.id).getWorkersCount()) === 0, 5000);
+    await until('our worker let go', async () => !solo.isAttached(show.id) && (await queues.get(show.id).getWorkersCount()) === 0, 5000);
     t.pass('on resume, the show taken over is let go');
 
     await taker.release([show.id]);

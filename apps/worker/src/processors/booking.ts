@@ -1,11 +1,12 @@
 import { DelayedError, type Job } from 'bullmq';
 import { jobId, type JobPayloads } from '@booking/contracts';
 import { decideBookingCommands, type BookingCommand, type BookingDecision } from '@booking/db';
-import { decideBatch, parsePayload, peekBatch, retirePeeked, type ProcessorDeps } from './shared.js';
+import type { QueuedState } from '../retire.js';
+import { decideBatch, parsePayload, peekBatch, retirePeeked, transactOf, type Peeked, type ProcessorDeps } from './shared.js';
 
 /** The commands that act on an existing booking; they share the show's wait list. */
-const KINDS = ['confirm', 'cancel', 'expire'] as const;
-type Kind = (typeof KINDS)[number];
+export const KINDS = ['confirm', 'cancel', 'expire'] as const;
+export type Kind = (typeof KINDS)[number];
 
 const asCommand = (name: Kind, payload: JobPayloads[Kind]): BookingCommand => {
   if (name === 'confirm') {
@@ -39,13 +40,40 @@ export async function processBookingCommands(job: Job, deps: ProcessorDeps, toke
     { head: asCommand(name, head), peeked: await peekBatch(job, KINDS, deps), of: (p) => asCommand(p.name, p.payload) },
     (tx, cmds) => decideBookingCommands(tx, deps.payments, cmds),
   );
-  const jobs = [{ jobId: job.id!, name }, ...peeked];
+  await settleBookingCommands([{ jobId: job.id!, name }, ...peeked], decisions, deps);
+  await retirePeeked(job, peeked.filter((_, i) => decisions[i + 1]?.retryInMs === undefined), deps);
+  const own = decisions[0]!;
+  if (own.retryInMs !== undefined && token) {
+    await job.moveToDelayed(Date.now() + own.retryInMs, token);
+    throw new DelayedError();
+  }
+  return { outcome: own.outcome, status: own.booking?.status, changed: own.changed, batch: decisions.length };
+}
+
+/**
+ * Drain mode (see DrainShows): the batch decided in one transaction, then its jobs retired. An
+ * expiry early by the database's clock keeps its job, and the show goes to a BullMQ worker,
+ * which puts it back in the delayed set for the rest of the time.
+ */
+export async function drainBookingCommands(showId: string, state: QueuedState, batch: Peeked<Kind>[], deps: ProcessorDeps): Promise<'done' | 'handOver'> {
+  const decisions = await transactOf(deps)(showId, (tx) => decideBookingCommands(tx, deps.payments, batch.map((p) => asCommand(p.name, p.payload))));
+  await settleBookingCommands(batch, decisions, deps);
+  const settled = batch.filter((_, i) => decisions[i]!.retryInMs === undefined);
+  await deps.retireJobs(showId, state, settled.map((p) => p.jobId));
+  return settled.length === batch.length ? 'done' : 'handOver';
+}
+
+/**
+ * After commit: released holds counted, every document written and published, each confirm's
+ * and cancel's result published (what its API request waits for), and the expiry jobs of holds
+ * just confirmed or cancelled dropped. Also on a replay: a worker killed after the commit left
+ * the documents unwritten. An early expiry changed nothing and the hold's document is already there.
+ */
+async function settleBookingCommands(jobs: readonly { jobId: string; name: Kind }[], decisions: readonly BookingDecision[], deps: ProcessorDeps): Promise<void> {
   deps.metrics?.holdsReleased(
     decisions.flatMap((d, i) => (jobs[i]!.name === 'expire' && d.changed && d.booking ? [d.booking] : [])),
     'expiry',
   );
-  // Also on a replay: a worker killed after the commit left the documents unwritten. An early
-  // expiry changed nothing and the hold's document is already there.
   await Promise.all([
     ...decisions.map((d) => (d.booking && d.retryInMs === undefined ? deps.status.publishBooking(d.booking) : undefined)),
     ...decisions.map((d, i) =>
@@ -54,14 +82,7 @@ export async function processBookingCommands(job: Job, deps: ProcessorDeps, toke
         : deps.status.publishResult({ commandId: jobs[i]!.jobId, outcome: d.outcome, booking: d.booking, ...(d.detail ? { detail: d.detail } : {}) }),
     ),
   ]);
-  await retirePeeked(job, peeked.filter((_, i) => decisions[i + 1]?.retryInMs === undefined), deps);
   await dropExpiries(decisions.filter((_, i) => jobs[i]!.name !== 'expire'), deps);
-  const own = decisions[0]!;
-  if (own.retryInMs !== undefined && token) {
-    await job.moveToDelayed(Date.now() + own.retryInMs, token);
-    throw new DelayedError();
-  }
-  return { outcome: own.outcome, status: own.booking?.status, changed: own.changed, batch: decisions.length };
 }
 
 /**

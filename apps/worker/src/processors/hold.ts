@@ -1,6 +1,7 @@
 import type { Job } from 'bullmq';
-import { decideHolds } from '@booking/db';
-import { afterCommit, decideBatch, parsePayload, peekBatch, retirePeeked, type ProcessorDeps } from './shared.js';
+import { decideHolds, type Decision } from '@booking/db';
+import type { QueuedState } from '../retire.js';
+import { afterCommit, decideBatch, parsePayload, peekBatch, retirePeeked, transactOf, type Peeked, type ProcessorDeps } from './shared.js';
 
 /**
  * Decides this hold together with the holds queued right behind it, in one transaction, then
@@ -12,8 +13,21 @@ import { afterCommit, decideBatch, parsePayload, peekBatch, retirePeeked, type P
 export async function processHold(job: Job, deps: ProcessorDeps) {
   const cmd = parsePayload('hold', job);
   const { decisions, peeked } = await decideBatch(job, deps, { head: cmd, peeked: await peekBatch(job, ['hold'], deps), of: (p) => p.payload }, decideHolds);
-  deps.metrics?.holdsDecided(decisions);
-  await afterCommit(decisions.map((d) => d.booking), deps);
+  await settleHolds(decisions, deps);
   await retirePeeked(job, peeked, deps);
   return { status: decisions[0]!.booking?.status, changed: decisions[0]!.changed, batch: decisions.length };
+}
+
+/** Drain mode (see DrainShows): the batch's holds decided in one transaction, then their jobs retired. */
+export async function drainHolds(showId: string, state: QueuedState, batch: Peeked<'hold'>[], deps: ProcessorDeps): Promise<'done'> {
+  const decisions = await transactOf(deps)(showId, (tx) => decideHolds(tx, batch.map((p) => p.payload)));
+  await settleHolds(decisions, deps);
+  await deps.retireJobs(showId, state, batch.map((p) => p.jobId));
+  return 'done';
+}
+
+/** After commit: metrics, then each live hold's expiry job and every document (afterCommit). */
+async function settleHolds(decisions: readonly Decision[], deps: ProcessorDeps): Promise<void> {
+  deps.metrics?.holdsDecided(decisions);
+  await afterCommit(decisions.map((d) => d.booking), deps);
 }

@@ -6,6 +6,7 @@ import { processHold } from './hold.js';
 import type { ProcessorDeps } from './shared.js';
 
 export type { ProcessorDeps } from './shared.js';
+export { drainShow, type DrainOutcome } from './drain.js';
 export { runSweep } from './sweep.js';
 
 const byName: { [K in JobName]: (job: Job, deps: ProcessorDeps, token?: string) => Promise<unknown> } = {

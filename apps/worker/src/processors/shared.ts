@@ -5,7 +5,7 @@ import { JobSchemas, waitingStateByName, type Booking, type JobName, type JobPay
 import { InvalidCommand, inTransaction, isDbUnreachable, type Executor, type Sql } from '@booking/db';
 import type { Transact } from '../group-commit.js';
 import type { WorkerMetrics } from '../metrics.js';
-import type { PeekJobs } from '../peek.js';
+import type { PeekedJob, PeekJobs } from '../peek.js';
 import type { RetireJobs } from '../retire.js';
 import type { StatusPublisher } from '../status.js';
 
@@ -39,7 +39,7 @@ const validators = Object.fromEntries(Object.entries(JobSchemas).map(([name, sch
 };
 
 /** The deps' transaction runner, or one transaction per call. */
-const transactOf = (deps: ProcessorDeps): Transact => deps.transact ?? ((_showId, work) => inTransaction(deps.sql, work));
+export const transactOf = (deps: ProcessorDeps): Transact => deps.transact ?? ((_showId, work) => inTransaction(deps.sql, work));
 
 /** A payload that does not match the catalog can never succeed: fail it once, loudly. */
 export function parsePayload<N extends JobName>(name: N, job: Job): JobPayloads[N] {
@@ -96,9 +96,17 @@ export async function peekBatch<N extends JobName>(job: Job, names: readonly N[]
   if (deps.batchSize <= 1) return [];
   const showId = (job.data as { showId: string }).showId;
   const waiting = await deps.peekJobs(showId, waitingStateByName[job.name as JobName], deps.batchSize - 1);
-  const batch: Peeked<N>[] = [];
   // A batch names each booking once (two confirms of one booking are decided one after the other).
-  const bookings = new Set([(job.data as { bookingId: string }).bookingId]);
+  return leadingRun(waiting, names, new Set([(job.data as { bookingId: string }).bookingId]));
+}
+
+/**
+ * The commands at the front of `waiting` that can be decided together: of the given kinds, with
+ * a payload that matches the catalog, each naming a booking not in `bookings` (which collects
+ * them). Stops at the first that fails any of these; it is decided later, in order.
+ */
+export function leadingRun<N extends JobName>(waiting: readonly PeekedJob[], names: readonly N[], bookings: Set<string>): Peeked<N>[] {
+  const batch: Peeked<N>[] = [];
   for (const next of waiting) {
     const name = next.name as N;
     if (!names.includes(name) || next.data === null) break;
