@@ -52,19 +52,20 @@ export interface DueJobs {
 /** For each show, the commands due next in its queue (up to `count`, oldest first), in one call. */
 export type TakeDue = (showIds: readonly string[], count: number) => Promise<DueJobs[]>;
 
-// Five keys a show: wait, prioritized, delayed, active, meta; ARGV: count, the highest delayed
-// score due now, then each show's job key prefix. Per show it returns state, the earliest delayed
-// score (or ''), the number of jobs, then id, name and data of each.
+// ARGV: count, the highest delayed score due now, then each show's queue key base ("<prefix>:show-
+// <id>:", also its job key prefix). Per show it returns state, the earliest delayed score (or
+// ''), the number of jobs, then id, name and data of each.
 const TAKE_DUE = `
 local count = tonumber(ARGV[1])
 local out = {}
-for s = 0, #KEYS / 5 - 1 do
-  local wait, prioritized, delayed, active, meta = KEYS[s * 5 + 1], KEYS[s * 5 + 2], KEYS[s * 5 + 3], KEYS[s * 5 + 4], KEYS[s * 5 + 5]
+for s = 3, #ARGV do
+  local base = ARGV[s]
+  local wait, prioritized, delayed = base .. 'wait', base .. 'prioritized', base .. 'delayed'
   local first = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
   local state, ids = 'none', {}
-  if redis.call('HEXISTS', meta, 'paused') == 1 then
+  if redis.call('HEXISTS', base .. 'meta', 'paused') == 1 then
     state = 'paused'
-  elseif redis.call('LLEN', active) > 0 then
+  elseif redis.call('LLEN', base .. 'active') > 0 then
     state = 'active'
   else
     local tail = redis.call('LRANGE', wait, -count, -1)
@@ -85,7 +86,7 @@ for s = 0, #KEYS / 5 - 1 do
   out[#out + 1] = first[2] or ''
   out[#out + 1] = #ids
   for _, id in ipairs(ids) do
-    local f = redis.call('HMGET', ARGV[s + 3] .. id, 'name', 'data')
+    local f = redis.call('HMGET', base .. id, 'name', 'data')
     out[#out + 1] = id
     out[#out + 1] = f[1]
     out[#out + 1] = f[2]
@@ -95,23 +96,18 @@ return out`;
 
 /**
  * One script over every show asked for: a round of DrainShows costs one round trip and one
- * script run however many shows it covers. Its keys must share a slot in Redis Cluster (a hash
- * tag in the prefix, as BullMQ asks for anyway).
+ * script run however many shows it covers. A show costs it one short argument (its key base),
+ * not five key names: a round over a few hundred shows goes out every few milliseconds. Like
+ * BullMQ's own scripts (and PEEK above) it builds key names from that base, so in Redis Cluster
+ * the queues must share a slot (a hash tag in the prefix).
  */
 export function createTakeDue(redis: Redis, queues: ShowQueues): TakeDue {
-  redis.defineCommand('bkTakeDue', { lua: TAKE_DUE });
-  const r = redis as Redis & { bkTakeDue: (numKeys: number, ...args: (string | number)[]) => Promise<(string | number | null)[]> };
+  redis.defineCommand('bkTakeDue', { numberOfKeys: 0, lua: TAKE_DUE });
+  const r = redis as Redis & { bkTakeDue: (...args: (string | number)[]) => Promise<(string | number | null)[]> };
   return async (showIds, count) => {
     if (showIds.length === 0) return [];
-    const keys: string[] = [];
-    const prefixes: string[] = [];
-    for (const showId of showIds) {
-      const q = queues.get(showId);
-      keys.push(q.keys.wait!, q.keys.prioritized!, q.keys.delayed!, q.keys.active!, q.keys.meta!);
-      prefixes.push(q.toKey(''));
-    }
     // BullMQ's delayed scores are ms × 4096 + a counter: everything below (now + 1) × 4096 is due.
-    const flat = await r.bkTakeDue(keys.length, ...keys, count, (Date.now() + 1) * 4096 - 1, ...prefixes);
+    const flat = await r.bkTakeDue(count, (Date.now() + 1) * 4096 - 1, ...showIds.map((id) => queues.get(id).toKey('')));
     const out: DueJobs[] = [];
     let i = 0;
     for (let s = 0; s < showIds.length; s++) {
