@@ -268,6 +268,16 @@ for (const drained of [false, true]) t.test(drained ? 'drained shows' : 'a BullM
     t.match(failed?.failedReason, /malformed hold job/);
   });
 
+  await t.test('a command no transaction can decide (its show does not exist) fails once, loudly', async (t) => {
+    const showId = randomUUID();
+    const job = await queues.add('hold', holdCmd(showId));
+    await redis.zadd(keys.activeShows, Date.now(), showId);
+    await until('failed', async () => (await job.getState()) === 'failed');
+    const failed = await queues.get(showId).getJob(job.id!);
+    t.equal(failed?.attemptsMade, 1);
+    t.match(failed?.failedReason, /does not exist/);
+  });
+
   await t.test('an expiry job that fires before expiresAt (by database time) goes back to delayed', async (t) => {
     const show = await newShow(60);
     const cmd = holdCmd(show.id);

@@ -19,7 +19,8 @@ export type DrainOutcome = 'done' | 'handOver';
  *
  * Anything that is not the plain path — a job whose payload does not parse, one already active,
  * an early expiry, a transaction that fails for a reason other than Postgres being away — goes to
- * a BullMQ worker: the caller hands the show over, and nothing of the batch has been retired.
+ * a BullMQ worker: the caller hands the show over, with every job not decided still queued (a
+ * failed batch retires nothing; of an early expiry's batch, the others are retired).
  */
 export async function drainShow(showId: string, due: DueJobs, deps: ProcessorDeps): Promise<DrainOutcome> {
   const { state, jobs } = due;
