@@ -65,7 +65,7 @@ const workers = new ShowWorkers({
   lockMs: config.JOB_LOCK_MS,
   metrics,
   // Strict FIFO (SHOW_CONCURRENCY=1): shows are drained in rounds; BullMQ workers only for what the drain hands over.
-  drain: { takeDue: createTakeDue(redis, queues), drainShow: (showId, due) => drainShow(showId, due, deps), report: (err) => gate.report(err), batchSize },
+  drain: { takeDue: createTakeDue(redis, config.QUEUE_PREFIX), drainShow: (showId, due) => drainShow(showId, due, deps), report: (err) => gate.report(err), batchSize },
 });
 
 gate.onChange((up) => {

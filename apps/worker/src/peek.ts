@@ -1,28 +1,29 @@
+import { QueueKeys } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { ShowQueues } from '@booking/contracts';
+import { showQueueName, type ShowQueues } from '@booking/contracts';
 
 // The next jobs due in a show's queue — the right end of the wait list (where workers take jobs
 // from), or the lowest scores of the prioritized set — with only what a batch needs: id, name
 // and data, read in one step. BullMQ's getJobs reads each job's whole hash (a round trip's worth
 // of fields per job) and builds a Job object for it, which a batch then throws away.
-// (Both scripts end with READ: id, name and data of each id, in the order given.)
+// (Every script here starts with READ: appends id, name and data of each id, in the order given.)
 const READ = `
-local out = {}
-for _, id in ipairs(ids) do
-  local f = redis.call('HMGET', ARGV[1] .. id, 'name', 'data')
-  out[#out + 1] = id
-  out[#out + 1] = f[1]
-  out[#out + 1] = f[2]
-end
-return out`;
-const PEEK_LIST = `
+local function read(out, jobKeyPrefix, ids)
+  for _, id in ipairs(ids) do
+    local f = redis.call('HMGET', jobKeyPrefix .. id, 'name', 'data')
+    out[#out + 1] = id
+    out[#out + 1] = f[1]
+    out[#out + 1] = f[2]
+  end
+  return out
+end`;
+const PEEK_LIST = `${READ}
 local tail = redis.call('LRANGE', KEYS[1], -tonumber(ARGV[2]), -1)
 local ids = {}
 for i = #tail, 1, -1 do ids[#ids + 1] = tail[i] end
-${READ}`;
-const PEEK_SET = `
-local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
-${READ}`;
+return read({}, ARGV[1], ids)`;
+const PEEK_SET = `${READ}
+return read({}, ARGV[1], redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1))`;
 
 export interface PeekedJob {
   id: string;
@@ -55,7 +56,7 @@ export type TakeDue = (showIds: readonly string[], count: number) => Promise<Due
 // ARGV: count, the highest delayed score due now, then each show's queue key base ("<prefix>:show-
 // <id>:", also its job key prefix). Per show it returns state, the earliest delayed score (or
 // ''), the number of jobs, then id, name and data of each.
-const TAKE_DUE = `
+const TAKE_DUE = `${READ}
 local count = tonumber(ARGV[1])
 local out = {}
 for s = 3, #ARGV do
@@ -85,12 +86,7 @@ for s = 3, #ARGV do
   out[#out + 1] = state
   out[#out + 1] = first[2] or ''
   out[#out + 1] = #ids
-  for _, id in ipairs(ids) do
-    local f = redis.call('HMGET', base .. id, 'name', 'data')
-    out[#out + 1] = id
-    out[#out + 1] = f[1]
-    out[#out + 1] = f[2]
-  end
+  read(out, base, ids)
 end
 return out`;
 
@@ -101,13 +97,15 @@ return out`;
  * BullMQ's own scripts (and PEEK above) it builds key names from that base, so in Redis Cluster
  * the queues must share a slot (a hash tag in the prefix).
  */
-export function createTakeDue(redis: Redis, queues: ShowQueues): TakeDue {
+export function createTakeDue(redis: Redis, prefix: string): TakeDue {
   redis.defineCommand('bkTakeDue', { numberOfKeys: 0, lua: TAKE_DUE });
+  // Key names only: a round must not open (and evict) a BullMQ Queue object per show it reads.
+  const qk = new QueueKeys(prefix);
   const r = redis as Redis & { bkTakeDue: (...args: (string | number)[]) => Promise<(string | number | null)[]> };
   return async (showIds, count) => {
     if (showIds.length === 0) return [];
     // BullMQ's delayed scores are ms × 4096 + a counter: everything below (now + 1) × 4096 is due.
-    const flat = await r.bkTakeDue(count, (Date.now() + 1) * 4096 - 1, ...showIds.map((id) => queues.get(id).toKey('')));
+    const flat = await r.bkTakeDue(count, (Date.now() + 1) * 4096 - 1, ...showIds.map((id) => qk.toKey(showQueueName(id), '')));
     const out: DueJobs[] = [];
     let i = 0;
     for (let s = 0; s < showIds.length; s++) {

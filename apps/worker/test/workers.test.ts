@@ -49,7 +49,7 @@ for (const drained of [false, true]) t.test(drained ? 'drained shows' : 'a BullM
   };
   const drainOf = (redis: Redis, deps: ProcessorDeps): ShowWorkersOptions['drain'] =>
     drained
-      ? { takeDue: createTakeDue(redis, deps.queues), drainShow: (showId, due) => drainShow(showId, due, deps), report: () => false, batchSize: deps.batchSize }
+      ? { takeDue: createTakeDue(redis, deps.queues.prefix), drainShow: (showId, due) => drainShow(showId, due, deps), report: () => false, batchSize: deps.batchSize }
       : undefined;
   const workers = new ShowWorkers({
     redis, subscriber, queues, keys, prefix, log,
