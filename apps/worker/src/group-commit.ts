@@ -5,10 +5,21 @@ import { inTransaction, isDbUnreachable, settleInLockstep, type Executor, type S
 export type TxWork<T> = (tx: Executor) => Promise<T>;
 
 /**
- * Runs a show's work in a transaction: alone (`inTransaction`) or grouped with other shows'
- * work, never with other work of the same show.
+ * Work that other shows' work of the same kind can join: pieces with one `key` that share a
+ * transaction make a single call of `many`, with every piece's input in turn, which answers each
+ * in the same order. One statement then serves them all where each would send its own.
  */
-export type Transact = <T>(showId: string, work: TxWork<T>) => Promise<T>;
+export interface Mergeable<I, T> {
+  key: string;
+  input: I;
+  many: (tx: Executor, inputs: I[]) => Promise<T[]>;
+}
+
+/**
+ * Runs a show's work in a transaction: alone (`inTransaction`, with `work`) or grouped with other
+ * shows' work (merged through `merge` when given), never with other work of the same show.
+ */
+export type Transact = <T, I = never>(showId: string, work: TxWork<T>, merge?: Mergeable<I, T>) => Promise<T>;
 
 export interface GroupCommitOptions {
   sql: Sql;
@@ -24,6 +35,7 @@ export interface GroupCommitOptions {
 interface Pending {
   showId: string;
   work: TxWork<unknown>;
+  merge: Mergeable<unknown, unknown> | undefined;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
 }
@@ -39,7 +51,10 @@ interface Pending {
  * Different shows touch different rows (seats and bookings belong to one show), so grouping
  * them cannot make one wait for another's locks, and a group never holds two pieces of one show.
  * The pieces' statements are sent in lockstep (settleInLockstep): one socket write per step of
- * the group, not one per step of each piece.
+ * the group, not one per step of each piece. Pieces of one kind (holds; confirms, cancels and
+ * expiries) are merged: one call decides all their shows' commands with the statements of one
+ * piece (Mergeable), where each piece would send its own five or six, mostly for a single
+ * command each when many shows are busy.
  * When a group fails for a reason that is not the database being unreachable, each piece runs
  * again alone, so one bad command (a show that does not exist, a value Postgres refuses) fails
  * only its own job. Seat contention and deadlocks retry the whole group, as for one transaction.
@@ -55,9 +70,9 @@ export class GroupCommit {
     this.#o = opts;
   }
 
-  readonly run: Transact = <T>(showId: string, work: TxWork<T>) =>
+  readonly run: Transact = <T, I = never>(showId: string, work: TxWork<T>, merge?: Mergeable<I, T>) =>
     new Promise<T>((resolve, reject) => {
-      this.#queue.push({ showId, work, resolve: resolve as (v: unknown) => void, reject });
+      this.#queue.push({ showId, work, merge: merge as Mergeable<unknown, unknown> | undefined, resolve: resolve as (v: unknown) => void, reject });
       this.#schedule();
     });
 
@@ -106,7 +121,7 @@ export class GroupCommit {
     }
     let results: unknown[];
     try {
-      results = await inTransaction(this.#o.sql, (tx) => settleInLockstep(tx, group.map((p) => p.work)));
+      results = await inTransaction(this.#o.sql, (tx) => settleInLockstep(tx, mergedWorks(group)).then((rs) => rs.flat()));
     } catch (err) {
       if (isDbUnreachable(err)) {
         for (const p of group) p.reject(err);
@@ -116,6 +131,44 @@ export class GroupCommit {
       await Promise.all(group.map((p) => inTransaction(this.#o.sql, p.work).then(p.resolve, p.reject)));
       return;
     }
-    group.forEach((p, i) => p.resolve(results[i]));
+    mergedOrder(group).forEach((p, i) => p.resolve(results[i]));
   }
+}
+
+/** The group's pieces in the order mergedWorks answers them: the unmerged, then each key's. */
+function mergedOrder(group: readonly Pending[]): Pending[] {
+  const byKey = new Map<string, Pending[]>();
+  const alone: Pending[] = [];
+  for (const p of group) {
+    if (p.merge) byKey.set(p.merge.key, [...(byKey.get(p.merge.key) ?? []), p]);
+    else alone.push(p);
+  }
+  return [...alone, ...[...byKey.values()].flat()];
+}
+
+/**
+ * One work per unmerged piece and one per merge key, each answering a list (the pieces' results
+ * in mergedOrder once flattened).
+ */
+function mergedWorks(group: readonly Pending[]): TxWork<unknown[]>[] {
+  const ordered = mergedOrder(group);
+  const works: TxWork<unknown[]>[] = [];
+  for (let i = 0; i < ordered.length; ) {
+    const { merge, work } = ordered[i]!;
+    if (!merge) {
+      works.push((tx) => work(tx).then((r) => [r]));
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < ordered.length && ordered[j]!.merge?.key === merge.key) j++;
+    const inputs = ordered.slice(i, j).map((p) => p.merge!.input);
+    works.push(async (tx) => {
+      const out = await merge.many(tx, inputs);
+      if (out.length !== inputs.length) throw new Error(`merged work ${merge.key} answered ${out.length} of ${inputs.length} pieces`);
+      return out;
+    });
+    i = j;
+  }
+  return works;
 }

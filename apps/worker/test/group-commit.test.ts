@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import t from 'tap';
 import type { HoldJob } from '@booking/contracts';
-import { InvalidCommand, createSql, decideHolds, isDbUnreachable, type Executor } from '@booking/db';
+import { InvalidCommand, createSql, decideHolds, decideHoldsOfShows, isDbUnreachable, type Decision, type Executor } from '@booking/db';
 import { checkInvariants, createGaShow, createTestDatabase, holdCommand } from '@booking/db/testing';
-import { GroupCommit, type TxWork } from '../src/group-commit.js';
+import { GroupCommit, type Mergeable, type TxWork } from '../src/group-commit.js';
 
 const log = pino({ level: 'silent' });
 
@@ -76,6 +76,39 @@ t.test('group commit', async (t) => {
     t.ok(bad.status === 'rejected' && bad.reason instanceof InvalidCommand, 'the bad piece gets its own error');
     const [row] = await sql<{ n: number }[]>`select count(*)::int as n from bookings where show_id = any(${shows}::uuid[]) and status = 'HELD'`;
     t.equal(row!.n, 4, 'the good pieces are committed');
+  });
+
+  await t.test('pieces of one kind are merged into one call for all their shows; other work runs as it is', async (t) => {
+    const { gc, sizes } = committer();
+    const calls: number[] = [];
+    const merge = (cmds: HoldJob[]): Mergeable<HoldJob[], Decision[]> => ({
+      key: 'holds',
+      input: cmds,
+      many: (tx, batches) => {
+        calls.push(batches.length);
+        return decideHoldsOfShows(tx, batches);
+      },
+    });
+    const mergedRun = (showId: string, cmds: HoldJob[]) => gc.run(showId, (tx) => decideHolds(tx, cmds), merge(cmds));
+    const statuses = (ds: Decision[]) => ds.map((d) => d.booking!.status);
+    const shows = await Promise.all(Array.from({ length: 6 }, () => newShow()));
+    const merged = shows.slice(0, 4).map((showId) => mergedRun(showId, [hold(showId, 4), hold(showId, 4), hold(showId, 4)]));
+    const alone = shows.slice(4).map((showId) => gc.run(showId, holdWork([hold(showId, 10)])));
+    const [m, a] = await Promise.all([Promise.all(merged), Promise.all(alone)]);
+    t.same(sizes, [6], 'one transaction');
+    t.same(calls, [4], "the four shows' holds were decided by one call");
+    for (const ds of m) t.same(statuses(ds), ['HELD', 'HELD', 'REJECTED'], "each show's own answers, in order");
+    for (const r of a) t.same(r.statuses, ['HELD']);
+    for (const showId of shows) t.same((await checkInvariants(db.url, showId)).violations, []);
+
+    // A merged call that fails (a show that does not exist) falls back to each piece alone.
+    calls.length = 0;
+    const good = await newShow();
+    const missing = randomUUID();
+    const settled = await Promise.allSettled([mergedRun(good, [hold(good, 2)]), mergedRun(missing, [hold(missing)])]);
+    t.same(calls, [2], 'tried together once');
+    t.ok(settled[0].status === 'fulfilled' && statuses(settled[0].value)[0] === 'HELD', 'the good piece is decided alone');
+    t.ok(settled[1].status === 'rejected' && settled[1].reason instanceof InvalidCommand, 'the bad piece gets its own error');
   });
 
   await t.test('never more transactions in flight than allowed', async (t) => {

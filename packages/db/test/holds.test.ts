@@ -1,6 +1,8 @@
 import t from 'tap';
 import { createSql } from '../src/client.js';
-import { holdSeats } from '../src/queries/bookings.js';
+import { randomUUID } from 'node:crypto';
+import { InvalidCommand, decideHoldsOfShows, holdSeats, inTransaction } from '../src/queries/bookings.js';
+import { createShow } from '../src/queries/shows.js';
 import { createGaShow, createTestDatabase, holdCommand } from '../src/testing.js';
 
 const hold = holdCommand;
@@ -69,5 +71,63 @@ t.test('the hold transaction', async (t) => {
     t.equal((await holdSeats(sql, hold(show.id, 11))).booking?.rejection?.code, 'TOO_MANY_SEATS');
     await sql`update shows set sales_open = false where id = ${show.id}`;
     t.equal((await holdSeats(sql, hold(show.id, 1))).booking?.rejection?.code, 'SALES_CLOSED');
+  });
+
+  await t.test('batches of several shows decided together get what each would get alone', async (t) => {
+    const a = await createGaShow(sql, { capacity: 5, holdTtlSeconds: 60 });
+    const b = await createGaShow(sql, { capacity: 3, holdTtlSeconds: 120 });
+    // A show with both forms: GA and a row of four numbered seats.
+    const c = await createShow(sql, {
+      id: randomUUID(),
+      name: 'mixed',
+      venue: 'v',
+      startsAt: '2030-01-01T00:00:00Z',
+      holdTtlSeconds: 30,
+      tiers: [
+        { code: 'GA', name: 'GA', priceCents: 500, currency: 'EUR' },
+        { code: 'SEAT', name: 'Seat', priceCents: 900, currency: 'EUR' },
+      ],
+      generalAdmission: [{ tier: 'GA', capacity: 2 }],
+      seating: [{ tier: 'SEAT', section: 'A', rows: 1, seatsPerRow: 4 }],
+    });
+    const seats = (await sql<{ id: string }[]>`select id from seats where show_id = ${c.id} and tier_code = 'SEAT' order by rank`).map((r) => r.id);
+    const exact = (...ids: string[]) => holdCommand(c.id, ids.length, { request: { seatIds: ids } });
+    const batches = [
+      [holdCommand(a.id, 2), holdCommand(a.id, 2), holdCommand(a.id, 2)],
+      [holdCommand(b.id, 3, { idempotencyKey: 'kb' }), holdCommand(b.id, 1, { idempotencyKey: 'kb' })],
+      // Three runs (exact, GA, exact): the third must see the seats the first took.
+      [exact(seats[0]!, seats[1]!), holdCommand(c.id, 2), exact(seats[1]!, seats[2]!), exact(seats[2]!, seats[3]!)],
+    ];
+    const decided = await inTransaction(sql, (tx) => decideHoldsOfShows(tx, batches));
+    const outcome = (d: (typeof decided)[number][number]) => d.booking?.rejection?.code ?? d.booking?.status;
+    t.same(decided.map((ds) => ds.map(outcome)), [
+      ['HELD', 'HELD', 'SOLD_OUT'],
+      ['HELD', 'DUPLICATE_REQUEST'],
+      ['HELD', 'HELD', 'SEATS_UNAVAILABLE', 'HELD'],
+    ]);
+    t.same(decided[2]![3]!.booking?.seats.map((s) => s.id), [seats[2], seats[3]]);
+    t.equal(decided[2]![1]!.booking?.seats.every((s) => s.tier === 'GA'), true);
+    // Every show's own TTL, from the one transaction's clock; the documents match the rows.
+    const held = decided.flat().filter((d) => d.booking?.status === 'HELD');
+    const rows = await sql<{ id: string; expiresAt: Date }[]>`select id, expires_at from bookings where id = any(${held.map((d) => d.booking!.id)}::uuid[])`;
+    for (const r of rows) t.equal(held.find((d) => d.booking!.id === r.id)!.booking!.expiresAt, r.expiresAt.toISOString());
+    const expiry = (i: number) => Date.parse(decided[i]![0]!.booking!.expiresAt!);
+    t.equal(expiry(1) - expiry(0), 60_000);
+    t.equal(expiry(0) - expiry(2), 30_000);
+    const counts = await sql<{ showId: string; held: number }[]>`
+      select show_id, count(*)::int as held from seats
+       where status = 'HELD' and show_id = any(${[a.id, b.id, c.id]}::uuid[]) group by show_id`;
+    t.same(Object.fromEntries(counts.map((r) => [r.showId, r.held])), { [a.id]: 4, [b.id]: 3, [c.id]: 6 });
+    // Replayed together: nothing changes, the same documents come back.
+    const again = await inTransaction(sql, (tx) => decideHoldsOfShows(tx, batches));
+    t.same(again.map((ds) => ds.map((d) => d.changed)), batches.map((cmds) => cmds.map(() => false)));
+    t.same(again.map((ds) => ds.map((d) => d.booking)), decided.map((ds) => ds.map((d) => d.booking)));
+  });
+
+  await t.test('two batches of one show, or a show that does not exist, are refused', async (t) => {
+    const show = await newShow(5);
+    await t.rejects(inTransaction(sql, (tx) => decideHoldsOfShows(tx, [[hold(show.id)], [hold(show.id)]])), InvalidCommand);
+    await t.rejects(inTransaction(sql, (tx) => decideHoldsOfShows(tx, [[hold(show.id)], [hold(randomUUID())]])), InvalidCommand);
+    t.equal((await sql`select 1 from bookings where show_id = ${show.id}`).length, 0, 'nothing written');
   });
 });

@@ -1,7 +1,10 @@
 import type { Job } from 'bullmq';
-import { decideHolds, type Decision } from '@booking/db';
+import type { HoldJob } from '@booking/contracts';
+import { decideHolds, decideHoldsOfShows, type Decision } from '@booking/db';
 import type { QueuedState } from '../retire.js';
-import { afterCommit, decideBatch, parsePayload, peekBatch, retirePeeked, transactOf, type Peeked, type ProcessorDeps } from './shared.js';
+import { afterCommit, decide, decideBatch, parsePayload, peekBatch, retirePeeked, type Decider, type Peeked, type ProcessorDeps } from './shared.js';
+
+const HOLDS: Decider<HoldJob, Decision> = { key: 'holds', one: decideHolds, many: decideHoldsOfShows };
 
 /**
  * Decides this hold together with the holds queued right behind it, in one transaction, then
@@ -12,7 +15,7 @@ import { afterCommit, decideBatch, parsePayload, peekBatch, retirePeeked, transa
  */
 export async function processHold(job: Job, deps: ProcessorDeps) {
   const cmd = parsePayload('hold', job);
-  const { decisions, peeked } = await decideBatch(job, deps, { head: cmd, peeked: await peekBatch(job, ['hold'], deps), of: (p) => p.payload }, decideHolds);
+  const { decisions, peeked } = await decideBatch(job, deps, { head: cmd, peeked: await peekBatch(job, ['hold'], deps), of: (p) => p.payload }, HOLDS);
   await settleHolds(decisions, deps);
   await retirePeeked(job, peeked, deps);
   return { status: decisions[0]!.booking?.status, changed: decisions[0]!.changed, batch: decisions.length };
@@ -20,7 +23,7 @@ export async function processHold(job: Job, deps: ProcessorDeps) {
 
 /** Drain mode (see DrainShows): the batch's holds decided in one transaction, then their jobs retired. */
 export async function drainHolds(showId: string, state: QueuedState, batch: Peeked<'hold'>[], deps: ProcessorDeps): Promise<'done'> {
-  const decisions = await transactOf(deps)(showId, (tx) => decideHolds(tx, batch.map((p) => p.payload)));
+  const decisions = await decide(deps, showId, HOLDS, batch.map((p) => p.payload));
   await settleHolds(decisions, deps);
   await deps.retireJobs(showId, state, batch.map((p) => p.jobId));
   return 'done';

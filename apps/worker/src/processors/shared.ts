@@ -39,7 +39,19 @@ const validators = Object.fromEntries(Object.entries(JobSchemas).map(([name, sch
 };
 
 /** The deps' transaction runner, or one transaction per call. */
-export const transactOf = (deps: ProcessorDeps): Transact => deps.transact ?? ((_showId, work) => inTransaction(deps.sql, work));
+const transactOf = (deps: ProcessorDeps): Transact => deps.transact ?? ((_showId, work) => inTransaction(deps.sql, work));
+
+/** How a kind of command is decided: one show's batch alone, or several shows' batches at once. */
+export interface Decider<C, D> {
+  /** Tells the kinds apart when shows' work is merged (see Mergeable). */
+  key: string;
+  one: (tx: Executor, cmds: C[]) => Promise<D[]>;
+  many: (tx: Executor, batches: C[][]) => Promise<D[][]>;
+}
+
+/** A show's batch decided in a transaction: its own, or merged with other shows' of its kind. */
+export const decide = <C, D>(deps: ProcessorDeps, showId: string, decider: Decider<C, D>, cmds: C[]): Promise<D[]> =>
+  transactOf(deps)(showId, (tx) => decider.one(tx, cmds), { key: decider.key, input: cmds, many: decider.many });
 
 /** A payload that does not match the catalog can never succeed: fail it once, loudly. */
 export function parsePayload<N extends JobName>(name: N, job: Job): JobPayloads[N] {
@@ -136,18 +148,17 @@ export async function decideBatch<C, N extends JobName, D>(
   job: Job,
   deps: ProcessorDeps,
   commands: { head: C; peeked: Peeked<N>[]; of: (p: Peeked<N>) => C },
-  work: (tx: Executor, cmds: C[]) => Promise<D[]>,
+  decider: Decider<C, D>,
 ): Promise<{ decisions: D[]; peeked: Peeked<N>[] }> {
   const { head, peeked, of } = commands;
-  const transact = transactOf(deps);
   const showId = (job.data as { showId: string }).showId;
-  const decide = (cmds: C[]) => unlessInvalid(() => transact(showId, (tx) => work(tx, cmds)));
+  const run = (cmds: C[]) => unlessInvalid(() => decide(deps, showId, decider, cmds));
   try {
-    return { decisions: await decide([head, ...peeked.map(of)]), peeked };
+    return { decisions: await run([head, ...peeked.map(of)]), peeked };
   } catch (err) {
     if (peeked.length === 0 || isDbUnreachable(err)) throw err;
     deps.log.warn({ err, jobId: job.id, batch: peeked.length + 1 }, 'batch failed; deciding the command alone');
-    return { decisions: await decide([head]), peeked: [] };
+    return { decisions: await run([head]), peeked: [] };
   }
 }
 

@@ -103,43 +103,66 @@ function decidedDoc(cmd: HoldJob, at: Date, outcome: { seats: ClaimedSeat[]; exp
   };
 }
 
-/**
- * Claims up to `quantity` best-available seats of one tier.
- *
- * FOR UPDATE SKIP LOCKED: a seat another transaction is claiming right now is passed over rather
- * than waited for. When fewer rows come back than were asked for, either the tier has no more
- * seats or some AVAILABLE seats are locked by a concurrent claim that may still roll back; we
- * count the AVAILABLE seats without locking to tell the two apart and throw SeatContention
- * (retry) in the second case, so a buyer is never told SOLD_OUT while seats may still come free.
- * (`of s`: only the seat rows are locked, never the shared tier row.)
- */
-async function claimBestAvailable(tx: Executor, showId: string, tier: string, quantity: number): Promise<ClaimedSeat[]> {
-  const rows = await tx<ClaimedSeat[]>`
-    select s.id, s.tier_code as tier, s.label, t.price_cents, t.currency, s.rank::float8 as rank
-      from seats s join tiers t on t.show_id = s.show_id and t.code = s.tier_code
-     where s.show_id = ${showId} and s.tier_code = ${tier} and s.status = 'AVAILABLE'
-     order by s.rank
-     limit ${quantity}
-       for update of s skip locked`;
-  if (rows.length === quantity) return rows;
-  const [{ available } = { available: 0 }] = await tx<{ available: number }[]>`
-    select count(*)::int as available from seats
-     where show_id = ${showId} and tier_code = ${tier} and status = 'AVAILABLE'`;
-  if (available > rows.length) throw new SeatContention(`tier ${tier}: ${available} available, ${rows.length} claimable`);
-  return rows;
+/** A claim of best-available seats: up to `quantity` of one tier of one show. */
+interface TierClaim {
+  showId: string;
+  tier: string;
+  quantity: number;
 }
 
 /**
- * Locks exactly these seats. Plain FOR UPDATE (no SKIP LOCKED): for named seats a skipped row
- * would be indistinguishable from a taken one, so we wait for a concurrent claim to finish and
- * then see what it left. Locks are taken in id order so two claims cannot deadlock. An id that
- * is not a seat of this show simply does not come back (the API checks this first).
+ * Claims best-available seats for every (show, tier) asked, in one statement: each gets up to
+ * its quantity, best rank first.
+ *
+ * FOR UPDATE SKIP LOCKED: a seat another transaction is claiming right now is passed over rather
+ * than waited for (so claims never wait, and never deadlock). When fewer rows come back than
+ * were asked for, either the tier has no more seats or some AVAILABLE seats are locked by a
+ * concurrent claim that may still roll back; we count the AVAILABLE seats without locking to tell
+ * the two apart and throw SeatContention (retry) in the second case, so a buyer is never told
+ * SOLD_OUT while seats may still come free. (`of s`: only the seat rows are locked, never the
+ * shared tier row.)
  */
-async function lockExactSeats(tx: Executor, showId: string, seatIds: string[]): Promise<Map<string, ClaimedSeat & { status: string }>> {
-  const rows = await tx<(ClaimedSeat & { status: string })[]>`
-    select s.id, s.tier_code as tier, s.label, t.price_cents, t.currency, s.rank::float8 as rank, s.status
+async function claimBestAvailable(tx: Executor, claims: readonly TierClaim[]): Promise<ClaimedSeat[][]> {
+  if (claims.length === 0) return [];
+  const wants = claims.map((c, i) => ({ i, show_id: c.showId, tier: c.tier, n: c.quantity }));
+  const rows = await tx<(ClaimedSeat & { i: number })[]>`
+    select w.i, c.id, c.tier, c.label, c.price_cents, c.currency, c.rank
+      from jsonb_to_recordset(${tx.json(wants as never)}) as w(i int, show_id uuid, tier text, n int)
+     cross join lateral (
+       select s.id, s.tier_code as tier, s.label, t.price_cents, t.currency, s.rank::float8 as rank
+         from seats s join tiers t on t.show_id = s.show_id and t.code = s.tier_code
+        where s.show_id = w.show_id and s.tier_code = w.tier and s.status = 'AVAILABLE'
+        order by s.rank
+        limit w.n
+          for update of s skip locked) c
+     order by w.i, c.rank`;
+  const pools: ClaimedSeat[][] = claims.map(() => []);
+  for (const { i, ...seat } of rows) pools[i]!.push(seat);
+  const short = wants.filter((w) => pools[w.i]!.length < w.n);
+  if (short.length === 0) return pools;
+  const counts = await tx<{ i: number; available: number }[]>`
+    select w.i, (select count(*)::int from seats s
+                  where s.show_id = w.show_id and s.tier_code = w.tier and s.status = 'AVAILABLE') as available
+      from jsonb_to_recordset(${tx.json(short as never)}) as w(i int, show_id uuid, tier text, n int)`;
+  for (const { i, available } of counts) {
+    if (available > pools[i]!.length) throw new SeatContention(`show ${claims[i]!.showId} tier ${claims[i]!.tier}: ${available} available, ${pools[i]!.length} claimable`);
+  }
+  return pools;
+}
+
+/**
+ * Locks exactly these seats, of whichever shows. Plain FOR UPDATE (no SKIP LOCKED): for named
+ * seats a skipped row would be indistinguishable from a taken one, so we wait for a concurrent
+ * claim to finish and then see what it left. Locks are taken in id order so two claims cannot
+ * deadlock. A seat comes back with its show; one named for another show counts as missing (the
+ * API checks this first).
+ */
+async function lockExactSeats(tx: Executor, seatIds: readonly string[]): Promise<Map<string, ClaimedSeat & { status: string; showId: string }>> {
+  if (seatIds.length === 0) return new Map();
+  const rows = await tx<(ClaimedSeat & { status: string; showId: string })[]>`
+    select s.id, s.show_id, s.tier_code as tier, s.label, t.price_cents, t.currency, s.rank::float8 as rank, s.status
       from seats s join tiers t on t.show_id = s.show_id and t.code = s.tier_code
-     where s.show_id = ${showId} and s.id = any(${seatIds}::uuid[])
+     where s.id = any(${seatIds as string[]}::uuid[])
      order by s.id
        for update of s`;
   return new Map(rows.map((r) => [r.id, r]));
@@ -149,46 +172,65 @@ type Verdict = { cmd: HoldJob; seats: ClaimedSeat[] } | { cmd: HoldJob; rejectio
 
 const quantityOf = (cmd: HoldJob) => (cmd.request.seatIds ? cmd.request.seatIds.length : (cmd.request.items ?? []).reduce((n, i) => n + i.quantity, 0));
 
+/** A run of consecutive new commands of one show and one form (exact seats, or per tier). */
+type Run = { cmd: HoldJob; keyTaken: boolean }[];
+
 /**
- * Decides a run of consecutive commands that all name exact seats, or all ask per tier, from
- * seats claimed once for the whole run, in acceptance order: each command gets what a
- * transaction of its own would have got at that point. Per tier the run claims (at most) the
- * best seats it asked for in total; handing them out in order is then the same as claiming
- * best-available again for every command, without the round trips.
+ * Decides runs of different shows together, each from seats claimed once for the whole run, in
+ * acceptance order: each command gets what a transaction of its own would have got at that
+ * point. Per tier a run claims (at most) the best seats it asked for in total; handing them out
+ * in order is then the same as claiming best-available again for every command, without the
+ * round trips. The claims of all the runs go out as two statements at most (exact seats; best
+ * available), pipelined.
  */
-async function decideRun(tx: Executor, rules: ShowRules, run: { cmd: HoldJob; keyTaken: boolean }[]): Promise<Verdict[]> {
+async function decideRuns(tx: Executor, rules: ReadonlyMap<string, ShowRules>, runs: readonly Run[]): Promise<Verdict[][]> {
   const decided = new Map<HoldJob, Verdict>();
-  const wanting: HoldJob[] = [];
-  for (const { cmd, keyTaken } of run) {
-    const quantity = quantityOf(cmd);
-    if (quantity === 0) throw new InvalidCommand('hold asks for no seats');
-    if (keyTaken) decided.set(cmd, { cmd, rejection: 'DUPLICATE_REQUEST' });
-    else if (!rules.salesOpen) decided.set(cmd, { cmd, rejection: 'SALES_CLOSED' });
-    else if (quantity > rules.maxSeatsPerBooking) decided.set(cmd, { cmd, rejection: 'TOO_MANY_SEATS' });
-    else wanting.push(cmd);
-  }
-  const showId = run[0]!.cmd.showId;
-  if (wanting.length > 0 && wanting[0]!.request.seatIds) {
-    const locked = await lockExactSeats(tx, showId, [...new Set(wanting.flatMap((c) => c.request.seatIds!))]);
+  const wanting = runs.map((run) => {
+    const want: HoldJob[] = [];
+    const show = rules.get(run[0]!.cmd.showId)!;
+    for (const { cmd, keyTaken } of run) {
+      const quantity = quantityOf(cmd);
+      if (quantity === 0) throw new InvalidCommand('hold asks for no seats');
+      if (keyTaken) decided.set(cmd, { cmd, rejection: 'DUPLICATE_REQUEST' });
+      else if (!show.salesOpen) decided.set(cmd, { cmd, rejection: 'SALES_CLOSED' });
+      else if (quantity > show.maxSeatsPerBooking) decided.set(cmd, { cmd, rejection: 'TOO_MANY_SEATS' });
+      else want.push(cmd);
+    }
+    return want;
+  });
+  const exact = wanting.filter((w) => w.length > 0 && w[0]!.request.seatIds);
+  const perTier = wanting.filter((w) => w.length > 0 && !w[0]!.request.seatIds);
+  // Per run, its demand by tier; tiers in a fixed order (one show's claims, in one statement).
+  const demands = perTier.map((want) => {
+    const demand = new Map<string, number>();
+    for (const cmd of want) for (const item of cmd.request.items!) demand.set(item.tier, (demand.get(item.tier) ?? 0) + item.quantity);
+    return new Map([...demand].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  });
+  const claims = perTier.flatMap((want, r) => [...demands[r]!].map(([tier, quantity]) => ({ showId: want[0]!.showId, tier, quantity })));
+  const [locked, pooled] = await Promise.all([
+    lockExactSeats(tx, [...new Set(exact.flatMap((want) => want.flatMap((c) => c.request.seatIds!)))]),
+    claimBestAvailable(tx, claims),
+  ]);
+
+  for (const want of exact) {
     const taken = new Set<string>();
-    for (const cmd of wanting) {
+    for (const cmd of want) {
       const seats = cmd.request.seatIds!.map((id) => locked.get(id));
-      const free = seats.every((seat) => seat && seat.status === 'AVAILABLE' && !taken.has(seat.id));
+      const free = seats.every((seat) => seat && seat.showId === cmd.showId && seat.status === 'AVAILABLE' && !taken.has(seat.id));
       if (!free) {
         decided.set(cmd, { cmd, rejection: 'SEATS_UNAVAILABLE' });
         continue;
       }
       for (const seat of seats) taken.add(seat!.id);
-      decided.set(cmd, { cmd, seats: seats as ClaimedSeat[] });
+      decided.set(cmd, { cmd, seats: seats.map((seat) => ({ id: seat!.id, tier: seat!.tier, label: seat!.label, priceCents: seat!.priceCents, currency: seat!.currency, rank: seat!.rank })) });
     }
-  } else if (wanting.length > 0) {
-    const demand = new Map<string, number>();
-    for (const cmd of wanting) for (const item of cmd.request.items!) demand.set(item.tier, (demand.get(item.tier) ?? 0) + item.quantity);
+  }
+  let claim = 0;
+  perTier.forEach((want, r) => {
     const pools = new Map<string, ClaimedSeat[]>();
-    // Tiers in a fixed order so concurrent multi-tier claims lock in the same order.
-    for (const tier of [...demand.keys()].sort()) pools.set(tier, await claimBestAvailable(tx, showId, tier, demand.get(tier)!));
+    for (const tier of demands[r]!.keys()) pools.set(tier, pooled[claim++]!);
     const next = new Map<string, number>([...pools.keys()].map((t) => [t, 0]));
-    for (const cmd of wanting) {
+    for (const cmd of want) {
       const items = cmd.request.items!;
       const fits = items.every((i) => pools.get(i.tier)!.length - next.get(i.tier)! >= i.quantity);
       if (!fits) {
@@ -203,8 +245,8 @@ async function decideRun(tx: Executor, rules: ShowRules, run: { cmd: HoldJob; ke
       }
       decided.set(cmd, { cmd, seats });
     }
-  }
-  return run.map(({ cmd }) => decided.get(cmd)!);
+  });
+  return runs.map((run) => run.map(({ cmd }) => decided.get(cmd)!));
 }
 
 // The set-based statements below read their input from jsonb_to_recordset, which the planner
@@ -219,13 +261,14 @@ async function decideRun(tx: Executor, rules: ShowRules, run: { cmd: HoldJob; ke
  * foreign key to (booking id, status) is deferred to commit, so the order of the writes inside
  * the statement does not matter.
  */
-async function writeVerdicts(tx: Executor, rules: ShowRules, verdicts: Verdict[]): Promise<Booking[]> {
+async function writeVerdicts(tx: Executor, rules: ReadonlyMap<string, ShowRules>, verdicts: Verdict[]): Promise<Booking[]> {
   if (verdicts.length === 0) return [];
-  const showId = verdicts[0]!.cmd.showId;
   const bookings = verdicts.map((v) => {
     const held = 'seats' in v;
     return {
       id: v.cmd.bookingId,
+      show_id: v.cmd.showId,
+      hold_ttl: rules.get(v.cmd.showId)!.holdTtlSeconds,
       status: held ? 'HELD' : 'REJECTED',
       request: v.cmd.request,
       customer_ref: v.cmd.customerRef,
@@ -239,17 +282,17 @@ async function writeVerdicts(tx: Executor, rules: ShowRules, verdicts: Verdict[]
   });
   const seats = verdicts.flatMap((v) => ('seats' in v ? v.seats.map((s) => ({ booking_id: v.cmd.bookingId, seat_id: s.id, price_cents: s.priceCents })) : []));
   const seatIds = seats.map((s) => s.seat_id);
-  const [row] = await tx<{ at: Date; expiresAt: Date }[]>`
+  const [row] = await tx<{ at: Date }[]>`
     with input as (
       select * from jsonb_to_recordset(${tx.json(bookings as never)}) as x(
-        id uuid, status text, request jsonb, customer_ref text, idempotency_key text, total_cents int,
+        id uuid, show_id uuid, hold_ttl int, status text, request jsonb, customer_ref text, idempotency_key text, total_cents int,
         currency text, rejection_code text, rejection_detail text, accepted_at timestamptz)
     ), b as (
       insert into bookings (id, show_id, status, version, request, customer_ref, idempotency_key, total_cents,
                             currency, expires_at, rejection_code, rejection_detail, accepted_at, held_at,
                             rejected_at, updated_at)
-      select id, ${showId}, status, 2, request, customer_ref, idempotency_key, total_cents, currency,
-             case when status = 'HELD' then now() + make_interval(secs => ${rules.holdTtlSeconds}) end,
+      select id, show_id, status, 2, request, customer_ref, idempotency_key, total_cents, currency,
+             case when status = 'HELD' then now() + make_interval(secs => hold_ttl) end,
              rejection_code, rejection_detail, accepted_at,
              case when status = 'HELD' then now() end, case when status = 'REJECTED' then now() end, now()
         from input
@@ -267,8 +310,10 @@ async function writeVerdicts(tx: Executor, rules: ShowRules, verdicts: Verdict[]
       union all
       select id, 'PENDING', status, now() from b
     )
-    select now() as at, now() + make_interval(secs => ${rules.holdTtlSeconds}) as expires_at`;
-  return verdicts.map((v) => decidedDoc(v.cmd, row!.at, 'seats' in v ? { seats: v.seats, expiresAt: row!.expiresAt } : { rejection: v.rejection }));
+    select now() as at`;
+  // now() is the transaction's start, so every hold's expires_at is exactly this plus its TTL.
+  const expiresAt = (showId: string) => new Date(row!.at.getTime() + rules.get(showId)!.holdTtlSeconds * 1000);
+  return verdicts.map((v) => decidedDoc(v.cmd, row!.at, 'seats' in v ? { seats: v.seats, expiresAt: expiresAt(v.cmd.showId) } : { rejection: v.rejection }));
 }
 
 /**
@@ -280,44 +325,73 @@ async function writeVerdicts(tx: Executor, rules: ShowRules, verdicts: Verdict[]
  * every decision of the run is written by one statement.
  */
 export async function decideHolds(tx: Executor, cmds: readonly HoldJob[]): Promise<Decision[]> {
-  if (cmds.length === 0) return [];
-  const showId = cmds[0]!.showId;
-  if (cmds.some((c) => c.showId !== showId)) throw new InvalidCommand('a batch of holds must be of one show');
-  const ids = cmds.map((c) => c.bookingId);
-  const keys = cmds.flatMap((c) => (c.idempotencyKey ? [c.idempotencyKey] : []));
+  const [decisions] = await decideHoldsOfShows(tx, [cmds]);
+  return decisions!;
+}
+
+/**
+ * decideHolds for batches of different shows at once (a group commit's), with the statements
+ * of one batch: the rules and replay reads, the claims, the writes, each once for all of them,
+ * not once per show. Shows touch disjoint seats, so each batch gets exactly what it would get
+ * alone. Two batches of one show would not see each other's claims: refused.
+ */
+export async function decideHoldsOfShows(tx: Executor, batches: readonly (readonly HoldJob[])[]): Promise<Decision[][]> {
+  const all = batches.flat();
+  if (all.length === 0) return batches.map(() => []);
+  const showIds: string[] = [];
+  for (const cmds of batches) {
+    if (cmds.length === 0) continue;
+    const showId = cmds[0]!.showId;
+    if (cmds.some((c) => c.showId !== showId)) throw new InvalidCommand('a batch of holds must be of one show');
+    if (showIds.includes(showId)) throw new InvalidCommand('two batches of holds of one show cannot be decided together');
+    showIds.push(showId);
+  }
+  const ids = all.map((c) => c.bookingId);
+  const keys = all.flatMap((c) => (c.idempotencyKey ? [c.idempotencyKey] : []));
   // Both reads go out together: postgres.js pipelines them on the transaction's connection.
-  const [[rules], taken] = await Promise.all([
-    tx<ShowRules[]>`
-      select sales_open, hold_ttl_seconds, max_seats_per_booking from shows where id = ${showId}`,
+  const [shows, taken] = await Promise.all([
+    tx<(ShowRules & { id: string })[]>`
+      select id, sales_open, hold_ttl_seconds, max_seats_per_booking from shows where id = any(${showIds}::uuid[])`,
     tx<{ id: string; idempotencyKey: string | null }[]>`
       select id, idempotency_key from bookings
        where id = any(${ids}::uuid[]) or idempotency_key = any(${keys}::text[])`,
   ]);
-  if (!rules) throw new InvalidCommand(`show ${showId} does not exist`);
+  const rules = new Map(shows.map(({ id, ...r }) => [id, r]));
+  const missing = showIds.find((id) => !rules.has(id));
+  if (missing) throw new InvalidCommand(`show ${missing} does not exist`);
   const existing = new Set(taken.filter((r) => ids.includes(r.id)).map((r) => r.id));
   const usedKeys = new Set(taken.flatMap((r) => (r.idempotencyKey && !existing.has(r.id) ? [r.idempotencyKey] : [])));
   const replays = new Map((await getBookingDocs(tx, [...existing])).map((b) => [b.id, b]));
 
-  // Runs of consecutive new commands of one form (exact seats, or per tier), in order. Every
-  // decision but DUPLICATE_REQUEST keeps its key, so which keys are taken is known up front.
-  const runs: { cmd: HoldJob; keyTaken: boolean }[][] = [];
-  for (const cmd of cmds) {
-    if (existing.has(cmd.bookingId)) continue;
-    const key = cmd.idempotencyKey;
-    const keyTaken = key !== null && usedKeys.has(key);
-    if (key && !keyTaken) usedKeys.add(key);
-    const last = runs.at(-1);
-    if (last && !!last[0]!.cmd.request.seatIds === !!cmd.request.seatIds) last.push({ cmd, keyTaken });
-    else runs.push([{ cmd, keyTaken }]);
-  }
+  // Per show, runs of consecutive new commands of one form (exact seats, or per tier), in order.
+  // Every decision but DUPLICATE_REQUEST keeps its key, so which keys are taken is known up front.
+  const runsOf = batches.map((cmds) => {
+    const runs: Run[] = [];
+    for (const cmd of cmds) {
+      if (existing.has(cmd.bookingId)) continue;
+      const key = cmd.idempotencyKey;
+      const keyTaken = key !== null && usedKeys.has(key);
+      if (key && !keyTaken) usedKeys.add(key);
+      const last = runs.at(-1);
+      if (last && !!last[0]!.cmd.request.seatIds === !!cmd.request.seatIds) last.push({ cmd, keyTaken });
+      else runs.push([{ cmd, keyTaken }]);
+    }
+    return runs;
+  });
+  // A show's second run must see the seats its first took: the k-th runs of all shows go
+  // together, then the next ones (nearly always there is only one).
   const docs = new Map<string, Booking>();
-  for (const run of runs) {
-    for (const doc of await writeVerdicts(tx, rules, await decideRun(tx, rules, run))) docs.set(doc.id, doc);
+  for (let k = 0; ; k++) {
+    const round = runsOf.flatMap((runs) => runs.slice(k, k + 1));
+    if (round.length === 0) break;
+    for (const doc of await writeVerdicts(tx, rules, (await decideRuns(tx, rules, round)).flat())) docs.set(doc.id, doc);
   }
-  return cmds.map((cmd) =>
-    existing.has(cmd.bookingId)
-      ? { outcome: 'OK', booking: replays.get(cmd.bookingId) ?? null, changed: false }
-      : { outcome: 'OK', booking: docs.get(cmd.bookingId)!, changed: true },
+  return batches.map((cmds) =>
+    cmds.map((cmd) =>
+      existing.has(cmd.bookingId)
+        ? { outcome: 'OK', booking: replays.get(cmd.bookingId) ?? null, changed: false }
+        : { outcome: 'OK', booking: docs.get(cmd.bookingId)!, changed: true },
+    ),
   );
 }
 
