@@ -32,6 +32,8 @@ interface Drained {
   nextDelayedAt: number;
   /** The round the show is in, if any. */
   round: Promise<void> | null;
+  /** Read in its next round whatever its queue's marker says (see TakeDue). */
+  reread: boolean;
 }
 
 /**
@@ -67,7 +69,7 @@ export class DrainShows {
 
   add(showId: string): void {
     if (this.#closed || this.#shows.has(showId)) return;
-    this.#shows.set(showId, { lastActive: Date.now(), nextDelayedAt: Infinity, round: null });
+    this.#shows.set(showId, { lastActive: Date.now(), nextDelayedAt: Infinity, round: null, reread: true });
     this.kick();
   }
 
@@ -126,13 +128,24 @@ export class DrainShows {
   async #round(showIds: string[]): Promise<void> {
     let found = false;
     try {
-      const due = await this.#o.takeDue(showIds, this.#o.batchSize);
+      const started = Date.now();
+      const reread = new Set(
+        showIds.filter((id) => {
+          const s = this.#shows.get(id);
+          return s && (s.reread || s.nextDelayedAt <= started);
+        }),
+      );
+      const due = await this.#o.takeDue(showIds, this.#o.batchSize, reread);
+      for (const id of reread) {
+        const s = this.#shows.get(id);
+        if (s) s.reread = false;
+      }
       const now = Date.now();
       await Promise.all(
         due.map(async (d, i) => {
           const showId = showIds[i]!;
           const s = this.#shows.get(showId);
-          if (s) s.nextDelayedAt = d.nextDelayedAt ?? Infinity;
+          if (s && d.state !== 'unread') s.nextDelayedAt = d.nextDelayedAt ?? Infinity;
           if (d.jobs.length === 0 && d.state !== 'active') return;
           found = true;
           if (s) s.lastActive = now;

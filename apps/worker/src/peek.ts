@@ -42,25 +42,45 @@ export interface DueJobs {
    * Where the jobs sit: BullMQ takes plain jobs (the wait list) first, then due delayed jobs
    * (which it would promote to the back of the wait list), then prioritized holds. `active`: a
    * job is active (a BullMQ worker took it, or left it stalled when it died): only a BullMQ
-   * worker may touch the queue now. `paused`: the queue is paused (BullMQ's pause). Else `none`.
+   * worker may touch the queue now. `paused`: the queue is paused (BullMQ's pause). `unread`:
+   * not read, as nothing was added since a read found it empty (see TakeDue). Else `none`.
    */
-  state: 'wait' | 'delayed' | 'prioritized' | 'active' | 'paused' | 'none';
+  state: 'wait' | 'delayed' | 'prioritized' | 'active' | 'paused' | 'none' | 'unread';
   jobs: PeekedJob[];
-  /** When the show's earliest delayed job is due (ms), or null. */
+  /** When the show's earliest delayed job is due (ms), or null (and unknown when `unread`). */
   nextDelayedAt: number | null;
 }
 
-/** For each show, the commands due next in its queue (up to `count`, oldest first), in one call. */
-export type TakeDue = (showIds: readonly string[], count: number) => Promise<DueJobs[]>;
+/**
+ * For each show, the commands due next in its queue (up to `count`, oldest first), in one call.
+ * A show is only read when a job was added to it since a read last found it empty, or when it is
+ * in `reread`: the caller's to ask for a show it has not read yet, or one with a delayed job due
+ * by the time the last read gave.
+ */
+export type TakeDue = (showIds: readonly string[], count: number, reread?: ReadonlySet<string>) => Promise<DueJobs[]>;
 
-// ARGV: count, the highest delayed score due now, then each show's queue key base ("<prefix>:show-
-// <id>:", also its job key prefix). Per show it returns state, the earliest delayed score (or
-// ''), the number of jobs, then id, name and data of each.
+// ARGV: count, the highest delayed score due now, one character per show ('1': read it whatever
+// its marker says), then each show's queue key base ("<prefix>:show-<id>:", also its job key
+// prefix). Per show it returns state, the earliest delayed score (or ''), the number of jobs,
+// then id, name and data of each.
+//
+// A show with nothing added costs one call, not six: BullMQ sets the queue's marker whenever it
+// adds a job, delayed or not, for its workers' blocking wait. No BullMQ worker waits on a
+// drained show, so here it means "read me": a show is read while marked, and the mark is cleared
+// when a read finds nothing due. A job added after that read marks the show again (scripts run
+// whole), so nothing added is left unread. A delayed job becoming due adds nothing: the caller
+// rereads the show by then, from the earliest delayed score the last read returned.
 const TAKE_DUE = `${READ}
 local count = tonumber(ARGV[1])
+local reread = ARGV[3]
 local out = {}
-for s = 3, #ARGV do
+for s = 4, #ARGV do
   local base = ARGV[s]
+  if string.byte(reread, s - 3) ~= 49 and redis.call('EXISTS', base .. 'marker') == 0 then
+    out[#out + 1] = 'unread'
+    out[#out + 1] = ''
+    out[#out + 1] = 0
+  else
   local wait, prioritized, delayed = base .. 'wait', base .. 'prioritized', base .. 'delayed'
   local first = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
   local state, ids = 'none', {}
@@ -79,7 +99,7 @@ for s = 3, #ARGV do
         state = 'delayed'
       else
         ids = redis.call('ZRANGE', prioritized, 0, count - 1)
-        if #ids > 0 then state = 'prioritized' end
+        if #ids > 0 then state = 'prioritized' else redis.call('DEL', base .. 'marker') end
       end
     end
   end
@@ -87,6 +107,7 @@ for s = 3, #ARGV do
   out[#out + 1] = first[2] or ''
   out[#out + 1] = #ids
   read(out, base, ids)
+  end
 end
 return out`;
 
@@ -102,10 +123,11 @@ export function createTakeDue(redis: Redis, prefix: string): TakeDue {
   // Key names only: a round must not open (and evict) a BullMQ Queue object per show it reads.
   const qk = new QueueKeys(prefix);
   const r = redis as Redis & { bkTakeDue: (...args: (string | number)[]) => Promise<(string | number | null)[]> };
-  return async (showIds, count) => {
+  return async (showIds, count, reread) => {
     if (showIds.length === 0) return [];
+    const flags = showIds.map((id) => (reread?.has(id) ? '1' : '0')).join('');
     // BullMQ's delayed scores are ms × 4096 + a counter: everything below (now + 1) × 4096 is due.
-    const flat = await r.bkTakeDue(count, (Date.now() + 1) * 4096 - 1, ...showIds.map((id) => qk.toKey(showQueueName(id), '')));
+    const flat = await r.bkTakeDue(count, (Date.now() + 1) * 4096 - 1, flags, ...showIds.map((id) => qk.toKey(showQueueName(id), '')));
     const out: DueJobs[] = [];
     let i = 0;
     for (let s = 0; s < showIds.length; s++) {
