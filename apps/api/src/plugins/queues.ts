@@ -25,8 +25,12 @@ export interface Commands {
   position(showId: string, bookingId: string): Promise<number>;
 }
 
-/** How stale a show's backlog figure may be: one Redis round trip per show per interval at most. */
-const BACKLOG_TTL_MS = 200;
+/**
+ * How stale a show's backlog figure may be: one Redis read per show per interval at most. The
+ * farther the show is from its limit, the longer (up to 1 s): it would take arrivals of 10 per
+ * millisecond to cross the limit before the next read; near the limit, 200 ms.
+ */
+const backlogTtlMs = (depth: number, limit: number) => Math.min(1000, Math.max(200, (limit - depth) / 10));
 
 /**
  * How often one API process re-marks a show as due and wakes the workers, at most. Skipping it
@@ -40,20 +44,20 @@ export const queuesPlugin = fp(async (app: FastifyInstance, opts: { prefix: stri
   const keys = redisKeys(opts.prefix);
   const queues = new ShowQueues(app.redis, opts.prefix);
   const lastWake = new Map<string, number>();
-  const backlogs = new Map<string, { at: number; depth: Promise<number> }>();
+  const backlogs = new Map<string, { until: number; depth: Promise<number> }>();
 
   /** Commands waiting in the show's queue (holds are prioritized, the rest plain), cached briefly. */
   function backlog(showId: string): Promise<number> {
     const hit = backlogs.get(showId);
-    if (hit && Date.now() - hit.at < BACKLOG_TTL_MS) return hit.depth;
+    if (hit && Date.now() < hit.until) return hit.depth;
     const queue = queues.get(showId);
-    const depth = app.redis
-      .multi()
-      .zcard(queue.keys.prioritized!)
-      .llen(queue.keys.wait!)
-      .exec()
-      .then((r) => (r ?? []).reduce((n, [err, v]) => (err ? n : n + Number(v)), 0));
-    backlogs.set(showId, { at: Date.now(), depth });
+    // Two plain reads, not a MULTI: they share the connection's automatic pipeline with every
+    // other command of this turn (a MULTI is written on its own, and its Pipeline object is
+    // costly to build), and a figure this approximate needs no atomicity.
+    const depth = Promise.all([app.redis.zcard(queue.keys.prioritized!), app.redis.llen(queue.keys.wait!)]).then(([p, w]) => p + w);
+    const entry = { until: Infinity, depth };
+    backlogs.set(showId, entry);
+    void depth.then((d) => (entry.until = Date.now() + backlogTtlMs(d, opts.maxShowBacklog)), () => {});
     if (backlogs.size > 10_000) backlogs.clear();
     depth.catch(() => backlogs.delete(showId));
     return depth;

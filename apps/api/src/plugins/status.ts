@@ -29,6 +29,11 @@ export interface StatusStore {
    * after `ms`. The waiter is registered before the first read, so no publish can slip between.
    */
   waitForChange(bookingId: string, version: number | null, ms: number): Promise<StoredBooking | null>;
+  /**
+   * A long-poll's one read: the document at once if its version differs from `version`, else its
+   * first change within `ms`, else the unchanged document; null when there is no such booking.
+   */
+  watch(bookingId: string, version: number, ms: number): Promise<StoredBooking | null>;
   /** Resolves with the command's result, published by the worker, or null after `ms`. */
   waitForResult(commandId: string, ms: number, afterRegister: () => Promise<void>): Promise<CommandResult | null>;
   /** Requests waiting right now: on a booking's change (long-polls), on a command's result. */
@@ -45,6 +50,9 @@ end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 return false`;
 
+/** The id a published booking (`id`) or command result (`commandId`) starts with. */
+const MESSAGE_HEAD = /^\{"(?:id|commandId)":"([^"\\]*)"/;
+
 export const statusPlugin = fp(async (app: FastifyInstance, opts: { prefix: string }) => {
   const keys = redisKeys(opts.prefix);
   const redis = app.redis as typeof app.redis & {
@@ -55,8 +63,14 @@ export const statusPlugin = fp(async (app: FastifyInstance, opts: { prefix: stri
   const bookingWaiters = new Map<string, Set<(m: StoredBooking) => void>>();
   const resultWaiters = new Map<string, Set<(r: CommandResult) => void>>();
 
-  // One subscription per process; messages are fanned out to this process's waiters.
+  // One subscription per process; messages are fanned out to this process's waiters. Every
+  // decision of every show is published, mostly with nobody here waiting for it: the id at the
+  // head of the JSON (where the worker writes it) says so without parsing the whole document.
   app.subscriber.on('message', (channel: string, message: string) => {
+    const waiters = channel === keys.bookingChannel ? bookingWaiters : channel === keys.resultChannel ? resultWaiters : null;
+    if (!waiters || waiters.size === 0) return;
+    const head = MESSAGE_HEAD.exec(message);
+    if (head && !waiters.has(head[1]!)) return;
     try {
       if (channel === keys.bookingChannel) {
         const doc = JSON.parse(message) as Booking;
@@ -85,7 +99,8 @@ export const statusPlugin = fp(async (app: FastifyInstance, opts: { prefix: stri
     id: string,
     ms: number,
     accept: (m: M) => T | null,
-    check: () => Promise<T | null>,
+    check: () => Promise<{ now: T | null } | null>,
+    onTimeout: () => T | null = () => null,
   ): Promise<T | null> {
     return new Promise((resolve, reject) => {
       let set = waiters.get(id);
@@ -102,12 +117,12 @@ export const statusPlugin = fp(async (app: FastifyInstance, opts: { prefix: stri
         const value = accept(m);
         if (value !== null) done(value);
       };
-      const onShutdown = () => done(null);
+      const onShutdown = () => done(onTimeout());
       const timer = setTimeout(onShutdown, ms);
       set.add(onMessage);
       pending[kind].add(onShutdown);
       check().then(
-        (value) => value !== null && done(value),
+        (answer) => answer && done(answer.now),
         (err) => done(null, err),
       );
     });
@@ -151,8 +166,24 @@ export const statusPlugin = fp(async (app: FastifyInstance, opts: { prefix: stri
         (m) => (m.doc.version !== version ? m : null),
         async () => {
           const current = await store.get(bookingId);
-          return current && current.doc.version !== version ? current : null;
+          return current && current.doc.version !== version ? { now: current } : null;
         },
+      );
+    },
+
+    watch(bookingId, version, ms) {
+      let read: StoredBooking | null = null;
+      return waitFor<StoredBooking, StoredBooking>(
+        'booking',
+        bookingWaiters,
+        bookingId,
+        ms,
+        (m) => (m.doc.version !== version ? m : null),
+        async () => {
+          read = await store.get(bookingId);
+          return !read || read.doc.version !== version ? { now: read } : null;
+        },
+        () => read,
       );
     },
 
@@ -161,7 +192,7 @@ export const statusPlugin = fp(async (app: FastifyInstance, opts: { prefix: stri
         await afterRegister();
         // The same command may have been decided already (a repeated confirm): its result is kept.
         const raw = await app.redis.get(keys.commandResult(commandId));
-        return raw ? (JSON.parse(raw) as CommandResult) : null;
+        return raw ? { now: JSON.parse(raw) as CommandResult } : null;
       });
     },
 

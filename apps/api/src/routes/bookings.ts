@@ -198,12 +198,10 @@ export async function bookingRoutes(appBase: FastifyInstance, opts: { commandTim
     const { bookingId } = request.params;
     const known = versionFromEtag(request.headers['if-none-match']);
     const wait = preferWait(request.headers.prefer);
-    let stored = await app.status.get(bookingId);
+    // A long-poll registers for changes before its one read (see watch); a plain GET just reads.
+    let stored = known !== null && wait ? await app.status.watch(bookingId, known, wait * 1000) : await app.status.get(bookingId);
     if (!stored) throw notFound(bookingId);
-    if (known !== null && stored.doc.version === known && wait) {
-      reply.header('preference-applied', `wait=${wait}`);
-      stored = (await app.status.waitForChange(bookingId, known, wait * 1000)) ?? stored;
-    }
+    if (known !== null && wait) reply.header('preference-applied', `wait=${wait}`);
     if (stored.doc.status === 'PENDING' && (known === null || stored.doc.version !== known)) {
       // Where the request stands in its show's queue: one Redis call, only while it waits.
       const queuePosition = await app.commands.position(stored.doc.showId, bookingId);
