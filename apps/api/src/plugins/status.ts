@@ -128,6 +128,28 @@ export const statusPlugin = fp(async (app: FastifyInstance, opts: { prefix: stri
     });
   }
 
+  /**
+   * The booking's document once its version is not `version` (read first, then published
+   * changes). As a long-poll's one read (`watch`), a missing booking answers null at once and the
+   * wait running out answers the document as read; otherwise both wait or give null.
+   */
+  function changeOf(bookingId: string, version: number | null, ms: number, watch: boolean): Promise<StoredBooking | null> {
+    let read: StoredBooking | null = null;
+    return waitFor<StoredBooking, StoredBooking>(
+      'booking',
+      bookingWaiters,
+      bookingId,
+      ms,
+      (m) => (m.doc.version !== version ? m : null),
+      async () => {
+        read = await store.get(bookingId);
+        if (read && read.doc.version !== version) return { now: read };
+        return !read && watch ? { now: null } : null;
+      },
+      () => (watch ? read : null),
+    );
+  }
+
   const store: StatusStore = {
     async get(bookingId) {
       const raw = await app.redis.get(keys.booking(bookingId));
@@ -157,35 +179,8 @@ export const statusPlugin = fp(async (app: FastifyInstance, opts: { prefix: stri
       await app.redis.del(...del).catch(() => {});
     },
 
-    waitForChange(bookingId, version, ms) {
-      return waitFor<StoredBooking, StoredBooking>(
-        'booking',
-        bookingWaiters,
-        bookingId,
-        ms,
-        (m) => (m.doc.version !== version ? m : null),
-        async () => {
-          const current = await store.get(bookingId);
-          return current && current.doc.version !== version ? { now: current } : null;
-        },
-      );
-    },
-
-    watch(bookingId, version, ms) {
-      let read: StoredBooking | null = null;
-      return waitFor<StoredBooking, StoredBooking>(
-        'booking',
-        bookingWaiters,
-        bookingId,
-        ms,
-        (m) => (m.doc.version !== version ? m : null),
-        async () => {
-          read = await store.get(bookingId);
-          return !read || read.doc.version !== version ? { now: read } : null;
-        },
-        () => read,
-      );
-    },
+    waitForChange: (bookingId, version, ms) => changeOf(bookingId, version, ms, false),
+    watch: (bookingId, version, ms) => changeOf(bookingId, version, ms, true),
 
     waitForResult(commandId, ms, afterRegister) {
       return waitFor<CommandResult, CommandResult>('command', resultWaiters, commandId, ms, (r) => r, async () => {
