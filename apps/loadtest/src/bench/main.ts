@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { resolveOptions, runLoadTest, type LoadTestOverrides, type LoadTestResult } from '../index.js';
 import { hammer, holdTransactionBaseline, redisGetBaseline } from './baselines.js';
+import { PARTS, cpuTotals, cpuUsed } from './cpu.js';
 import { Redis } from 'ioredis';
 import { ADMIN_TOKEN, REDIS_URL, startLocalSystem, type LocalSystem } from '../local-system.js';
 
@@ -103,6 +104,21 @@ async function main() {
     return push(...added);
   };
   let hotDecisions: number | null = null;
+  /**
+   * Runs one measured load, and gives with its result a row of what each process used meanwhile
+   * (/proc, Linux; none elsewhere): on two cores shared by everything, this says what held them.
+   */
+  const measured = async <T>(scenario: string, run: () => Promise<T>): Promise<[T, Row[]]> => {
+    const pids = () => ({ api: sys.api.child.pid, workers: sys.workers.map((w) => w.child.pid) });
+    const before = await cpuTotals(pids());
+    const started = performance.now();
+    const out = await run();
+    const after = await cpuTotals(pids());
+    if (!before || !after) return [out, []];
+    const used = cpuUsed(before, after);
+    const value = `${PARTS.map((p) => fmt(used[p], 1)).join(' / ')} (${fmt((performance.now() - started) / 1000, 1)})`;
+    return [out, [{ scenario, figure: 'CPU seconds: API / workers / Postgres / Redis / load generator (wall s)', value }]];
+  };
   try {
     // Baseline (a), measured first, on the same database: the ceiling of one hold per transaction.
     let dbCeiling1 = 0;
@@ -119,7 +135,7 @@ async function main() {
     if (runs('hot')) {
       await fresh();
       say(`hot show: ${n(20_000)} buyers, 500 concurrent, 5,000 GA seats, quantity 1-4`);
-      const r = await load(sys, { buyers: n(20_000), concurrency: 500, layout: { ga: [{ code: 'GA', capacity: 5000, priceCents: 4500 }], holdTtlSeconds: 5 } });
+      const [r, cpu] = await measured('hot show', () => load(sys, { buyers: n(20_000), concurrency: 500, layout: { ga: [{ code: 'GA', capacity: 5000, priceCents: 4500 }], holdTtlSeconds: 5 } }));
       hotDecisions = r.figures.decisionsPerSec;
       const f = r.figures;
       rows.push({ scenario: 'hot show', figure: 'decisions/s', value: fmt(f.decisionsPerSec), baseline: `${fmt(dbCeiling1)} (a, 1 at a time)`, ratio: ratio(f.decisionsPerSec, dbCeiling1) });
@@ -129,30 +145,33 @@ async function main() {
       rows.push({ scenario: 'hot show', figure: 'decision latency p50 / p99 / max (ms)', value: `${fmt(f.decisionLatencyMs.p50, 1)} / ${fmt(f.decisionLatencyMs.p99, 1)} / ${fmt(f.decisionLatencyMs.max, 1)}` });
       rows.push({ scenario: 'hot show', figure: 'time to sell out (s)', value: fmt((f.timeToSellOutMs ?? NaN) / 1000, 2) });
       rows.push(verdictRow('hot show', r));
+      rows.push(...cpu);
     }
 
     if (runs('seatmap')) {
       await fresh();
       say(`seat map: 2,000 assigned seats, ${n(5000)} buyers asking for 1-4 exact seats among the best 300`);
-      const r = await load(sys, {
+      const [r, cpu] = await measured('seat map', () => load(sys, {
         buyers: n(5000),
         concurrency: 200,
         exactSeatsShare: 1,
         hotBlock: 300,
         layout: { ga: [], seating: { sections: 4, rows: 20, seatsPerRow: 25, tier: 'SEAT', priceCents: 6000 }, holdTtlSeconds: 5 },
-      });
+      }));
       rows.push({ scenario: 'seat map', figure: 'decisions/s', value: fmt(r.figures.decisionsPerSec), baseline: fmt(dbCeiling1), ratio: ratio(r.figures.decisionsPerSec, dbCeiling1) });
       rows.push({ scenario: 'seat map', figure: 'decision latency p99 (ms)', value: fmt(r.figures.decisionLatencyMs.p99, 1) });
       rows.push(verdictRow('seat map', r));
+      rows.push(...cpu);
     }
 
     if (runs('many')) {
       await fresh();
       say(`many shows: 200 shows × 100 seats, ${n(20_000)} buyers (as many as the hot show) spread over them`);
-      const r = await load(sys, { shows: 200, buyers: n(20_000), concurrency: 500, layout: { ga: [{ code: 'GA', capacity: 100, priceCents: 4500 }], holdTtlSeconds: 5 } });
+      const [r, cpu] = await measured('many shows', () => load(sys, { shows: 200, buyers: n(20_000), concurrency: 500, layout: { ga: [{ code: 'GA', capacity: 100, priceCents: 4500 }], holdTtlSeconds: 5 } }));
       rows.push({ scenario: 'many shows', figure: 'decisions/s (all shows)', value: fmt(r.figures.decisionsPerSec), baseline: hotDecisions ? `${fmt(hotDecisions)} (hot show)` : undefined, ratio: ratio(r.figures.decisionsPerSec, hotDecisions) });
       rows.push({ scenario: 'many shows', figure: 'decision latency p99 (ms)', value: fmt(r.figures.decisionLatencyMs.p99, 1) });
       rows.push(verdictRow('many shows', r));
+      rows.push(...cpu);
     }
 
     if (runs('polling')) {
@@ -163,7 +182,7 @@ async function main() {
         (await redis.keys(`${sys.prefix}:booking:*`)).slice(0, 2000).map(async (k) => JSON.parse((await redis.get(k))!) as { id: string; version: number }),
       );
       const paths = docs.map((d) => `/v1/bookings/${d.id}`);
-      const plain = await hammer(sys.url, paths, { clients: 500, seconds: 20 * Math.min(1, scale * 2) });
+      const [plain, cpu] = await measured('polling (plain GET)', () => hammer(sys.url, paths, { clients: 500, seconds: 20 * Math.min(1, scale * 2) }));
       const cached = await hammer(sys.url, paths, { clients: 500, seconds: 20 * Math.min(1, scale * 2), headers: (i) => ({ 'if-none-match': `"${docs[i]!.version}"` }) });
       say('baseline (b): a bare Fastify route answering from one Redis GET');
       const base = await redisGetBaseline({ clients: 500, seconds: 10 * Math.min(1, scale * 2) });
@@ -171,12 +190,13 @@ async function main() {
       rows.push({ scenario: 'polling', figure: 'same with If-None-Match → 304, requests/s (p99 ms)', value: `${fmt(cached.rps)} (${fmt(cached.p99, 1)})`, baseline: `${fmt(base.rps)} (b)`, ratio: ratio(cached.rps, base.rps) });
       rows.push({ scenario: 'polling', figure: 'answers', value: `${JSON.stringify(plain.statuses)} / ${JSON.stringify(cached.statuses)}` });
       rows.push(verdictRow('polling setup', setup));
+      rows.push(...cpu);
     }
 
     if (runs('expiry')) {
       await fresh();
       say(`expiry: ${n(5000)} holds with a 5-second TTL, none confirmed`);
-      const r = await load(sys, {
+      const [r, cpu] = await measured('expiry', () => load(sys, {
         buyers: n(5000),
         concurrency: 500,
         quantity: { min: 1, max: 1 },
@@ -185,11 +205,12 @@ async function main() {
         cancelShare: 0,
         abandonShare: 1,
         layout: { ga: [{ code: 'GA', capacity: Math.max(n(5000), 10), priceCents: 4500 }], holdTtlSeconds: 5 },
-      });
+      }));
       const f = r.figures;
       rows.push({ scenario: 'expiry', figure: 'hold-release lag p50 / p99 / max (ms)', value: `${fmt(f.releaseLagMs.p50, 1)} / ${fmt(f.releaseLagMs.p99, 1)} / ${fmt(f.releaseLagMs.max, 1)}` });
       rows.push({ scenario: 'expiry', figure: 'releases missed', value: fmt(f.releasesMissed) });
       rows.push(verdictRow('expiry', r));
+      rows.push(...cpu);
     }
 
     if (runs('accept')) {
@@ -207,10 +228,12 @@ async function main() {
         const buyers = Math.max(10, Math.round(rate * 5 * Math.min(1, scale * 2)));
         // Enough seats that none is refused, and no more: creating 100,000 seats per point left
         // Postgres inserting, then vacuuming and analysing, while the next point was measured.
-        const r = await load(sys, { mode: 'open', rate, buyers, quantity: { min: 1, max: 1 }, confirmShare: 0, declineShare: 0, cancelShare: 0, abandonShare: 0, layout: { ga: [{ code: 'GA', capacity: buyers, priceCents: 4500 }], holdTtlSeconds: 600 } });
+        const point = () => load(sys, { mode: 'open', rate, buyers, quantity: { min: 1, max: 1 }, confirmShare: 0, declineShare: 0, cancelShare: 0, abandonShare: 0, layout: { ga: [{ code: 'GA', capacity: buyers, priceCents: 4500 }], holdTtlSeconds: 600 } });
+        const [r, cpu] = rate === 500 ? await measured('accept latency, 500/s', point) : [await point(), []];
         const p99 = r.figures.acceptLatencyMs.p99;
         if (p99 != null && p99 <= 20) best = rate;
         rows.push({ scenario: 'accept latency', figure: `open loop ${rate}/s: accept p50 / p99 (ms)`, value: `${fmt(r.figures.acceptLatencyMs.p50, 1)} / ${fmt(p99, 1)}${r.verdict.pass ? '' : ' (verdict FAIL)'}` });
+        rows.push(...cpu);
       }
       rows.push({ scenario: 'accept latency', figure: 'highest arrival rate with p99 ≤ 20 ms', value: best ? `${best}/s` : 'below 100/s' });
     }
@@ -218,11 +241,12 @@ async function main() {
     if (runs('clients')) {
       await fresh();
       say(`5,000 concurrent closed-loop clients, ${n(10_000)} buyers`);
-      const r = await load(sys, { buyers: n(10_000), concurrency: 5000, quantity: { min: 1, max: 2 }, layout: { ga: [{ code: 'GA', capacity: 5000, priceCents: 4500 }], holdTtlSeconds: 5 } });
+      const [r, cpu] = await measured('5,000 clients', () => load(sys, { buyers: n(10_000), concurrency: 5000, quantity: { min: 1, max: 2 }, layout: { ga: [{ code: 'GA', capacity: 5000, priceCents: 4500 }], holdTtlSeconds: 5 } }));
       const f = r.figures;
       rows.push({ scenario: '5,000 clients', figure: 'accept p50 / p99 / max (ms)', value: `${fmt(f.acceptLatencyMs.p50, 1)} / ${fmt(f.acceptLatencyMs.p99, 1)} / ${fmt(f.acceptLatencyMs.max, 1)}` });
       rows.push({ scenario: '5,000 clients', figure: 'errors (network) / timeouts', value: `${fmt(f.networkErrors)} / ${fmt(f.timeouts)}` });
       rows.push(verdictRow('5,000 clients', r));
+      rows.push(...cpu);
     }
   } finally {
     say('stopping the system');
