@@ -2,9 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import t from 'tap';
 import type { HoldJob } from '@booking/contracts';
-import { InvalidCommand, createSql, decideHolds, decideHoldsOfShows, isDbUnreachable, type Decision, type Executor } from '@booking/db';
+import { InvalidCommand, createSql, decideHolds, decideHoldsOfShows, holdSeats, isDbUnreachable, type BookingCommand, type BookingDecision, type Decision, type Executor } from '@booking/db';
 import { checkInvariants, createGaShow, createTestDatabase, holdCommand } from '@booking/db/testing';
 import { GroupCommit, type Mergeable, type TxWork } from '../src/group-commit.js';
+import { MockPaymentProvider } from '../src/payments.js';
+import { bookingCommandsDecider } from '../src/processors/booking.js';
 
 const log = pino({ level: 'silent' });
 
@@ -109,6 +111,41 @@ t.test('group commit', async (t) => {
     t.same(calls, [2], 'tried together once');
     t.ok(settled[0].status === 'fulfilled' && statuses(settled[0].value)[0] === 'HELD', 'the good piece is decided alone');
     t.ok(settled[1].status === 'rejected' && settled[1].reason instanceof InvalidCommand, 'the bad piece gets its own error');
+  });
+
+  await t.test("confirms, cancels and expiries of several shows are decided as one list, each show answered its own", async (t) => {
+    const { gc, sizes } = committer();
+    const decider = bookingCommandsDecider(new MockPaymentProvider());
+    let calls = 0;
+    const merge = (cmds: BookingCommand[]): Mergeable<BookingCommand[], BookingDecision[]> => ({
+      key: decider.key,
+      input: cmds,
+      many: (tx, batches) => {
+        calls++;
+        return decider.many(tx, batches);
+      },
+    });
+    const shows = await Promise.all(Array.from({ length: 3 }, () => newShow()));
+    const held = await Promise.all(shows.map(async (showId) => [(await holdSeats(sql, hold(showId, 2))).booking!.id, (await holdSeats(sql, hold(showId, 1))).booking!.id]));
+    const batches: BookingCommand[][] = [
+      [{ kind: 'confirm', bookingId: held[0]![0]!, paymentToken: 'tok_visa' }, { kind: 'cancel', bookingId: held[0]![1]!, reason: null }],
+      [{ kind: 'confirm', bookingId: held[1]![0]!, paymentToken: 'tok_declined' }],
+      [{ kind: 'expire', bookingId: held[2]![0]! }, { kind: 'confirm', bookingId: held[2]![1]!, paymentToken: 'tok_visa' }],
+    ];
+    const answers = await Promise.all(batches.map((cmds, i) => gc.run(shows[i]!, (tx) => decider.one(tx, cmds), merge(cmds))));
+    t.same(sizes, [3], 'one transaction');
+    t.equal(calls, 1, "the three shows' commands were decided by one call");
+    t.same(
+      answers.map((ds) => ds.map((d) => [d.outcome, d.booking?.status])),
+      [
+        [['OK', 'CONFIRMED'], ['OK', 'CANCELLED']],
+        [['PAYMENT_DECLINED', 'HELD']],
+        [['OK', 'HELD'], ['OK', 'CONFIRMED']],
+      ],
+      "each show's own answers, in order (an expiry before its time changes nothing)",
+    );
+    t.ok((answers[2]![0]!.retryInMs ?? 0) > 0, 'the early expiry is told how long to wait');
+    for (const showId of shows) t.same((await checkInvariants(db.url, showId)).violations, []);
   });
 
   await t.test('never more transactions in flight than allowed', async (t) => {

@@ -1,5 +1,5 @@
 import { DelayedError, type Job } from 'bullmq';
-import { jobId, type JobPayloads } from '@booking/contracts';
+import { jobId, type JobPayloads, type PaymentProvider } from '@booking/contracts';
 import { decideBookingCommands, type BookingCommand, type BookingDecision } from '@booking/db';
 import type { QueuedState } from '../retire.js';
 import { decide, decideBatch, parsePayload, peekBatch, retirePeeked, type Decider, type Peeked, type ProcessorDeps } from './shared.js';
@@ -24,11 +24,11 @@ const asCommand = (name: Kind, payload: JobPayloads[Kind]): BookingCommand => {
  * Confirms, cancels and expiries name distinct bookings whatever their shows, so several shows'
  * batches are decided as one list and the answers split back.
  */
-const commands = (deps: ProcessorDeps): Decider<BookingCommand, BookingDecision> => ({
+export const bookingCommandsDecider = (payments: PaymentProvider): Decider<BookingCommand, BookingDecision> => ({
   key: 'booking-commands',
-  one: (tx, cmds) => decideBookingCommands(tx, deps.payments, cmds),
+  one: (tx, cmds) => decideBookingCommands(tx, payments, cmds),
   async many(tx, batches) {
-    const all = await decideBookingCommands(tx, deps.payments, batches.flat());
+    const all = await decideBookingCommands(tx, payments, batches.flat());
     let from = 0;
     return batches.map((cmds) => all.slice(from, (from += cmds.length)));
   },
@@ -52,7 +52,7 @@ export async function processBookingCommands(job: Job, deps: ProcessorDeps, toke
     job,
     deps,
     { head: asCommand(name, head), peeked: await peekBatch(job, KINDS, deps), of: (p) => asCommand(p.name, p.payload) },
-    commands(deps),
+    bookingCommandsDecider(deps.payments),
   );
   await settleBookingCommands([{ jobId: job.id!, name }, ...peeked], decisions, deps);
   await retirePeeked(job, peeked.filter((_, i) => decisions[i + 1]?.retryInMs === undefined), deps);
@@ -70,7 +70,7 @@ export async function processBookingCommands(job: Job, deps: ProcessorDeps, toke
  * which puts it back in the delayed set for the rest of the time.
  */
 export async function drainBookingCommands(showId: string, state: QueuedState, batch: Peeked<Kind>[], deps: ProcessorDeps): Promise<'done' | 'handOver'> {
-  const decisions = await decide(deps, showId, commands(deps), batch.map((p) => asCommand(p.name, p.payload)));
+  const decisions = await decide(deps, showId, bookingCommandsDecider(deps.payments), batch.map((p) => asCommand(p.name, p.payload)));
   await settleBookingCommands(batch, decisions, deps);
   const settled = batch.filter((_, i) => decisions[i]!.retryInMs === undefined);
   await deps.retireJobs(showId, state, settled.map((p) => p.jobId));
