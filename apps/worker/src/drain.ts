@@ -34,7 +34,15 @@ interface Drained {
   round: Promise<void> | null;
   /** Read in its next round whatever its queue's marker says (see TakeDue). */
   reread: boolean;
+  /** When a round last read its queue (not just its marker). */
+  readAt: number;
 }
+
+/**
+ * A show is read at least this often whatever its marker says: should a job ever come without
+ * one (BullMQ sets it on every add, pause and resume today), it waits this long, not forever.
+ */
+const REREAD_EVERY_MS = 1000;
 
 /**
  * The shows this process holds a lease on, drained in rounds instead of by a BullMQ worker each.
@@ -69,7 +77,7 @@ export class DrainShows {
 
   add(showId: string): void {
     if (this.#closed || this.#shows.has(showId)) return;
-    this.#shows.set(showId, { lastActive: Date.now(), nextDelayedAt: Infinity, round: null, reread: true });
+    this.#shows.set(showId, { lastActive: Date.now(), nextDelayedAt: Infinity, round: null, reread: true, readAt: 0 });
     this.kick();
   }
 
@@ -132,7 +140,7 @@ export class DrainShows {
       const reread = new Set(
         showIds.filter((id) => {
           const s = this.#shows.get(id);
-          return s && (s.reread || s.nextDelayedAt <= started);
+          return s && (s.reread || s.nextDelayedAt <= started || started - s.readAt >= REREAD_EVERY_MS);
         }),
       );
       const due = await this.#o.takeDue(showIds, this.#o.batchSize, reread);
@@ -145,7 +153,10 @@ export class DrainShows {
         due.map(async (d, i) => {
           const showId = showIds[i]!;
           const s = this.#shows.get(showId);
-          if (s && d.state !== 'unread') s.nextDelayedAt = d.nextDelayedAt ?? Infinity;
+          if (s && d.state !== 'unread') {
+            s.nextDelayedAt = d.nextDelayedAt ?? Infinity;
+            s.readAt = started;
+          }
           if (d.jobs.length === 0 && d.state !== 'active') return;
           found = true;
           if (s) s.lastActive = now;

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { pino } from 'pino';
 import t from 'tap';
 import { ShowQueues, showQueueName } from '@booking/contracts';
 import { deleteRedisPrefix, holdCommand } from '@booking/db/testing';
-import { createTakeDue } from '../src/peek.js';
+import { DrainShows } from '../src/drain.js';
+import { createTakeDue, type DueJobs } from '../src/peek.js';
 
 // TakeDue reads a show's queue only while BullMQ's marker says a job was added (or when the
 // caller asks), and clears the mark when it finds nothing due: these check that no job is ever
@@ -60,4 +62,33 @@ t.test('TakeDue reads a show only while something may be due', async (t) => {
   const due = (await takeDue([show], 10, new Set([show])))[0]!;
   t.equal(due.state, 'delayed');
   t.same(due.jobs.map((j) => j.name), ['expire']);
+});
+
+// DrainShows asks TakeDue to reread a show it has never read, one whose delayed job is due, and
+// any show it has not read for a second (should a job ever come without BullMQ's marker).
+t.test('DrainShows rereads a show it has not read for a second, marked or not', async (t) => {
+  const show = randomUUID();
+  const calls: { at: number; reread: boolean }[] = [];
+  const drain = new DrainShows({
+    takeDue: async (showIds, _count, reread) => {
+      calls.push({ at: Date.now(), reread: reread?.has(show) ?? false });
+      // As TakeDue answers an unmarked show it does not read; a reread finds it empty.
+      return showIds.map(() => ({ state: reread?.has(show) ? 'none' : 'unread', jobs: [], nextDelayedAt: null }) as DueJobs);
+    },
+    drainShow: async () => 'done',
+    onHandOver: () => {},
+    report: () => false,
+    log: pino({ level: 'silent' }),
+    batchSize: 10,
+    idlePollMs: 50,
+  });
+  t.teardown(() => drain.close());
+  const started = Date.now();
+  drain.add(show);
+  const rereads = () => calls.filter((c) => c.reread).map((c) => c.at - started);
+  for (const deadline = Date.now() + 3000; rereads().length < 2 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+  const [first, second] = rereads();
+  t.ok(calls.length > 10, `polled in between without rereading (${calls.length} rounds)`);
+  t.ok(first !== undefined && first < 200, `read when added (at ${first} ms)`);
+  t.ok(second !== undefined && second - first! >= 1000 && second - first! < 2000, `read again a second later (at ${second} ms)`);
 });
