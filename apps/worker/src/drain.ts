@@ -32,15 +32,15 @@ interface Drained {
   nextDelayedAt: number;
   /** The round the show is in, if any. */
   round: Promise<void> | null;
-  /** Read in its next round whatever its queue's marker says (see TakeDue). */
-  reread: boolean;
-  /** When a round last read its queue (not just its marker). */
+  /** When a round last read its queue, not just its marker (0: never, so the next round does). */
   readAt: number;
 }
 
 /**
- * A show is read at least this often whatever its marker says: should a job ever come without
- * one (BullMQ sets it on every add, pause and resume today), it waits this long, not forever.
+ * A show is read at least this often whatever its marker says (see TakeDue): should a job ever
+ * come without one (BullMQ sets it on every add, pause and resume today), it waits this long, not
+ * forever. A show new to the drain is read at once: its marker may have gone to the BullMQ worker
+ * it had.
  */
 const REREAD_EVERY_MS = 1000;
 
@@ -77,7 +77,7 @@ export class DrainShows {
 
   add(showId: string): void {
     if (this.#closed || this.#shows.has(showId)) return;
-    this.#shows.set(showId, { lastActive: Date.now(), nextDelayedAt: Infinity, round: null, reread: true, readAt: 0 });
+    this.#shows.set(showId, { lastActive: Date.now(), nextDelayedAt: Infinity, round: null, readAt: 0 });
     this.kick();
   }
 
@@ -140,14 +140,10 @@ export class DrainShows {
       const reread = new Set(
         showIds.filter((id) => {
           const s = this.#shows.get(id);
-          return s && (s.reread || s.nextDelayedAt <= started || started - s.readAt >= REREAD_EVERY_MS);
+          return s && (s.nextDelayedAt <= started || started - s.readAt >= REREAD_EVERY_MS);
         }),
       );
       const due = await this.#o.takeDue(showIds, this.#o.batchSize, reread);
-      for (const id of reread) {
-        const s = this.#shows.get(id);
-        if (s) s.reread = false;
-      }
       const now = Date.now();
       await Promise.all(
         due.map(async (d, i) => {
