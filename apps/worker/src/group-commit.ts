@@ -119,9 +119,10 @@ export class GroupCommit {
       const [only] = group as [Pending];
       return inTransaction(this.#o.sql, only.work).then(only.resolve, only.reject);
     }
+    const { order, works } = plan(group);
     let results: unknown[];
     try {
-      results = await inTransaction(this.#o.sql, (tx) => settleInLockstep(tx, mergedWorks(group)).then((rs) => rs.flat()));
+      results = await inTransaction(this.#o.sql, (tx) => settleInLockstep(tx, works).then((rs) => rs.flat()));
     } catch (err) {
       if (isDbUnreachable(err)) {
         for (const p of group) p.reject(err);
@@ -131,44 +132,26 @@ export class GroupCommit {
       await Promise.all(group.map((p) => inTransaction(this.#o.sql, p.work).then(p.resolve, p.reject)));
       return;
     }
-    mergedOrder(group).forEach((p, i) => p.resolve(results[i]));
+    order.forEach((p, i) => p.resolve(results[i]));
   }
-}
-
-/** The group's pieces in the order mergedWorks answers them: the unmerged, then each key's. */
-function mergedOrder(group: readonly Pending[]): Pending[] {
-  const byKey = new Map<string, Pending[]>();
-  const alone: Pending[] = [];
-  for (const p of group) {
-    if (p.merge) byKey.set(p.merge.key, [...(byKey.get(p.merge.key) ?? []), p]);
-    else alone.push(p);
-  }
-  return [...alone, ...[...byKey.values()].flat()];
 }
 
 /**
- * One work per unmerged piece and one per merge key, each answering a list (the pieces' results
- * in mergedOrder once flattened).
+ * A group as the transaction runs it: one work per unmerged piece and one per merge key, each
+ * answering a list, and the pieces in the order of those answers once flattened.
  */
-function mergedWorks(group: readonly Pending[]): TxWork<unknown[]>[] {
-  const ordered = mergedOrder(group);
-  const works: TxWork<unknown[]>[] = [];
-  for (let i = 0; i < ordered.length; ) {
-    const { merge, work } = ordered[i]!;
-    if (!merge) {
-      works.push((tx) => work(tx).then((r) => [r]));
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < ordered.length && ordered[j]!.merge?.key === merge.key) j++;
-    const inputs = ordered.slice(i, j).map((p) => p.merge!.input);
-    works.push(async (tx) => {
-      const out = await merge.many(tx, inputs);
-      if (out.length !== inputs.length) throw new Error(`merged work ${merge.key} answered ${out.length} of ${inputs.length} pieces`);
+function plan(group: readonly Pending[]): { order: Pending[]; works: TxWork<unknown[]>[] } {
+  const alone = group.filter((p) => !p.merge);
+  const byKey = new Map<string, Pending[]>();
+  for (const p of group) if (p.merge) byKey.set(p.merge.key, [...(byKey.get(p.merge.key) ?? []), p]);
+  const works: TxWork<unknown[]>[] = [
+    ...alone.map((p) => (tx: Executor) => p.work(tx).then((r) => [r])),
+    ...[...byKey].map(([key, pieces]) => async (tx: Executor) => {
+      const inputs = pieces.map((p) => p.merge!.input);
+      const out = await pieces[0]!.merge!.many(tx, inputs);
+      if (out.length !== inputs.length) throw new Error(`merged work ${key} answered ${out.length} of ${inputs.length} pieces`);
       return out;
-    });
-    i = j;
-  }
-  return works;
+    }),
+  ];
+  return { order: [...alone, ...[...byKey.values()].flat()], works };
 }

@@ -3,7 +3,7 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import { JobSchemas, waitingStateByName, type Booking, type JobName, type JobPayloads, type PaymentProvider, type ShowQueues } from '@booking/contracts';
 import { InvalidCommand, inTransaction, isDbUnreachable, type Executor, type Sql } from '@booking/db';
-import type { Transact } from '../group-commit.js';
+import type { Mergeable, Transact } from '../group-commit.js';
 import type { WorkerMetrics } from '../metrics.js';
 import type { PeekedJob, PeekJobs } from '../peek.js';
 import type { RetireJobs } from '../retire.js';
@@ -41,12 +41,12 @@ const validators = Object.fromEntries(Object.entries(JobSchemas).map(([name, sch
 /** The deps' transaction runner, or one transaction per call. */
 const transactOf = (deps: ProcessorDeps): Transact => deps.transact ?? ((_showId, work) => inTransaction(deps.sql, work));
 
-/** How a kind of command is decided: one show's batch alone, or several shows' batches at once. */
-export interface Decider<C, D> {
-  /** Tells the kinds apart when shows' work is merged (see Mergeable). */
-  key: string;
+/**
+ * How a kind of command is decided: one show's batch alone (`one`), or several shows' batches at
+ * once (`many`, what GroupCommit merges pieces of the same `key` with).
+ */
+export interface Decider<C, D> extends Omit<Mergeable<C[], D[]>, 'input'> {
   one: (tx: Executor, cmds: C[]) => Promise<D[]>;
-  many: (tx: Executor, batches: C[][]) => Promise<D[][]>;
 }
 
 /** A show's batch decided in a transaction: its own, or merged with other shows' of its kind. */
