@@ -55,11 +55,14 @@ export const queuesPlugin = fp(async (app: FastifyInstance, opts: { prefix: stri
     // other command of this turn (a MULTI is written on its own, and its Pipeline object is
     // costly to build), and a figure this approximate needs no atomicity.
     const depth = Promise.all([app.redis.zcard(queue.keys.prioritized!), app.redis.llen(queue.keys.wait!)]).then(([p, w]) => p + w);
+    // Shared by every caller until it answers; then kept for as long as its figure allows.
     const entry = { until: Infinity, depth };
     backlogs.set(showId, entry);
-    void depth.then((d) => (entry.until = Date.now() + backlogTtlMs(d, opts.maxShowBacklog)), () => {});
     if (backlogs.size > 10_000) backlogs.clear();
-    depth.catch(() => backlogs.delete(showId));
+    void depth.then(
+      (d) => (entry.until = Date.now() + backlogTtlMs(d, opts.maxShowBacklog)),
+      () => backlogs.get(showId) === entry && backlogs.delete(showId),
+    );
     return depth;
   }
 
