@@ -222,7 +222,7 @@ async function decideRuns(tx: Executor, rules: ReadonlyMap<string, ShowRules>, r
         continue;
       }
       for (const seat of seats) taken.add(seat!.id);
-      decided.set(cmd, { cmd, seats: seats.map((seat) => ({ id: seat!.id, tier: seat!.tier, label: seat!.label, priceCents: seat!.priceCents, currency: seat!.currency, rank: seat!.rank })) });
+      decided.set(cmd, { cmd, seats: seats as ClaimedSeat[] });
     }
   }
   let claim = 0;
