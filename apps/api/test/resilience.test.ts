@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
-import t from 'tap';
+import t, { type Test } from 'tap';
+import { Redis } from 'ioredis';
 import { parseEnv, type Booking } from '@booking/contracts';
 import { createTestDatabase } from '@booking/db/testing';
 import { buildApp } from '../src/app.js';
@@ -52,22 +53,25 @@ t.test('back-pressure', async (t) => {
   t.same((await sys.invariants(show.id)).violations, []);
 });
 
-t.test('Redis outage', async (t) => {
+/** A redis-server of this test's own on `port` (one it can stop or stall without touching anyone else's). */
+async function startRedisServer(port: number, ...args: string[]): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], { stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once('error', () => resolve(true)); // the port is taken: redis is listening
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(false)));
+    });
+    if (up) return child;
+    await sleep(50);
+  }
+  throw new Error('redis-server did not start');
+}
+
+/** The API in this process against a Redis of the test's own (no worker: bookings stay PENDING). */
+async function apiWithOwnRedis(t: Test, redisArgs: string[] = []) {
   const port = await freePort();
-  const startRedis = async (): Promise<ChildProcess> => {
-    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    for (let i = 0; i < 100; i++) {
-      const up = await new Promise<boolean>((resolve) => {
-        const s = createServer();
-        s.once('error', () => resolve(true)); // the port is taken: redis is listening
-        s.listen(port, '127.0.0.1', () => s.close(() => resolve(false)));
-      });
-      if (up) return child;
-      await sleep(50);
-    }
-    throw new Error('redis-server did not start');
-  };
-  let redis = await startRedis();
+  const own = { redis: await startRedisServer(port, ...redisArgs), port };
   const db = await createTestDatabase();
   const config = {
     ...parseEnv(ApiConfigSchema, { DATABASE_URL: db.url, REDIS_URL: `redis://127.0.0.1:${port}`, QUEUE_PREFIX: 'outage', LOG_LEVEL: 'silent', NODE_ENV: 'test' }),
@@ -78,7 +82,7 @@ t.test('Redis outage', async (t) => {
   const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
   t.teardown(async () => {
     await app.close();
-    redis.kill('SIGKILL');
+    own.redis.kill('SIGKILL');
     await db.drop(!t.passing());
   });
   const post = (path: string, body: unknown, admin = false) =>
@@ -89,13 +93,19 @@ t.test('Redis outage', async (t) => {
       signal: AbortSignal.timeout(5000),
     });
   const show = (await (await post('/v1/shows', defaultShow(), true)).json()) as { id: string };
+  return { own, url, post, show };
+}
+
+t.test('Redis outage', async (t) => {
+  const { own, url, post, show } = await apiWithOwnRedis(t);
+  const startRedis = () => startRedisServer(own.port);
   const ok = await post(`/v1/shows/${show.id}/bookings`, { items: [{ tier: 'GA', quantity: 1 }] });
   t.equal(ok.status, 202, 'accepted while Redis is up');
   const { id } = (await ok.json()) as Booking;
 
   await t.test('with Redis down the API answers 503 problem documents at once, and recovers by itself', async (t) => {
-    redis.kill('SIGKILL');
-    await once(redis, 'exit');
+    own.redis.kill('SIGKILL');
+    await once(own.redis, 'exit');
     for (const [name, res] of [
       ['booking', () => post(`/v1/shows/${show.id}/bookings`, { items: [{ tier: 'GA', quantity: 1 }] })],
       ['status read', () => fetch(`${url}/v1/bookings/${id}`, { signal: AbortSignal.timeout(5000) })],
@@ -109,7 +119,7 @@ t.test('Redis outage', async (t) => {
       t.ok(r.headers.get('retry-after'), `${name}: Retry-After`);
       t.ok(ms < 1500, `${name}: answered in ${ms} ms, not left hanging`);
     }
-    redis = await startRedis();
+    own.redis = await startRedis();
     let status = 0;
     for (let i = 0; i < 100 && status !== 202; i++) {
       await sleep(100);
@@ -117,4 +127,22 @@ t.test('Redis outage', async (t) => {
     }
     t.equal(status, 202, 'bookings are accepted again once Redis is back');
   });
+});
+
+t.test('a long-poll whose read of the booking is slower than its wait', async (t) => {
+  // DEBUG SLEEP stalls this Redis (and only this one: it is the test's own) for 1.5 s.
+  const { own, url, post, show } = await apiWithOwnRedis(t, ['--enable-debug-command', 'yes']);
+  const created = await post(`/v1/shows/${show.id}/bookings`, { items: [{ tier: 'GA', quantity: 1 }] });
+  t.equal(created.status, 202);
+  const { id } = (await created.json()) as Booking;
+  const side = new Redis(own.port, '127.0.0.1');
+  t.teardown(() => side.disconnect());
+  const stalled = side.call('DEBUG', 'SLEEP', '1.5');
+  await sleep(50);
+  // The wait (1 s) runs out while the one read is still waiting for Redis: the answer is the
+  // booking as read once Redis answers, never "no such booking".
+  const res = await fetch(`${url}/v1/bookings/${id}`, { headers: { 'if-none-match': '"1"', prefer: 'wait=1' }, signal: AbortSignal.timeout(5000) });
+  await stalled;
+  t.equal(res.status, 304, 'unchanged booking: 304, not 404');
+  t.equal(res.headers.get('etag'), '"1"');
 });

@@ -100,12 +100,12 @@ export const statusPlugin = fp(async (app: FastifyInstance, opts: { prefix: stri
     ms: number,
     accept: (m: M) => T | null,
     check: () => Promise<{ now: T | null } | null>,
-    onTimeout: () => T | null = () => null,
+    onTimeout: () => T | null | Promise<T | null> = () => null,
   ): Promise<T | null> {
     return new Promise((resolve, reject) => {
       let set = waiters.get(id);
       if (!set) waiters.set(id, (set = new Set()));
-      const done = (value: T | null, err?: unknown) => {
+      const done = (value: T | null | Promise<T | null>, err?: unknown) => {
         clearTimeout(timer);
         set.delete(onMessage);
         if (set.size === 0 && waiters.get(id) === set) waiters.delete(id);
@@ -131,10 +131,12 @@ export const statusPlugin = fp(async (app: FastifyInstance, opts: { prefix: stri
   /**
    * The booking's document once its version is not `version` (read first, then published
    * changes). As a long-poll's one read (`watch`), a missing booking answers null at once and the
-   * wait running out answers the document as read; otherwise both wait or give null.
+   * wait running out (or a shutdown) answers the document as read, waiting for that read if it
+   * has not answered yet: a slow read must not make a live booking look missing (404).
+   * Otherwise both wait or give null.
    */
   function changeOf(bookingId: string, version: number | null, ms: number, watch: boolean): Promise<StoredBooking | null> {
-    let read: StoredBooking | null = null;
+    let read!: Promise<StoredBooking | null>; // set by check, which waitFor runs before any timer can fire
     return waitFor<StoredBooking, StoredBooking>(
       'booking',
       bookingWaiters,
@@ -142,9 +144,9 @@ export const statusPlugin = fp(async (app: FastifyInstance, opts: { prefix: stri
       ms,
       (m) => (m.doc.version !== version ? m : null),
       async () => {
-        read = await store.get(bookingId);
-        if (read && read.doc.version !== version) return { now: read };
-        return !read && watch ? { now: null } : null;
+        const doc = await (read = store.get(bookingId));
+        if (doc && doc.doc.version !== version) return { now: doc };
+        return !doc && watch ? { now: null } : null;
       },
       () => (watch ? read : null),
     );
