@@ -42,7 +42,7 @@ const WAKE_EVERY_MS = 250;
 
 export const queuesPlugin = fp(async (app: FastifyInstance, opts: { prefix: string; maxShowBacklog: number }) => {
   const keys = redisKeys(opts.prefix);
-  const queues = new ShowQueues(app.redis, opts.prefix);
+  const queues = new ShowQueues(app.queueRedis, opts.prefix);
   const lastWake = new Map<string, number>();
   const backlogs = new Map<string, { until: number; depth: Promise<number> }>();
 

@@ -13,7 +13,7 @@ export async function healthRoutes(app: FastifyInstance) {
     schema: { tags: ['ops'], summary: 'Postgres and Redis answer', response: { 200: Health, ...problems() } },
   }, async () => {
     const timeout = <T>(p: Promise<T>) => Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error('timed out')), 1000))]);
-    const [pg, redis] = await Promise.allSettled([timeout(pingDb(app.sql)), timeout(app.redis.ping())]);
+    const [pg, redis] = await Promise.allSettled([timeout(pingDb(app.sql)), timeout(Promise.all([app.redis.ping(), app.queueRedis.ping()]))]);
     const failed = [pg.status === 'rejected' && 'postgres', redis.status === 'rejected' && 'redis'].filter(Boolean);
     if (failed.length) throw new DomainError('SERVICE_UNAVAILABLE', `Not ready: ${failed.join(' and ')} unreachable`, { headers: { 'retry-after': '1' } });
     return { status: 'ok' as const, checks: { postgres: 'ok', redis: 'ok' } };
