@@ -124,6 +124,57 @@ t.test('the hold transaction', async (t) => {
     t.same(again.map((ds) => ds.map((d) => d.booking)), decided.map((ds) => ds.map((d) => d.booking)));
   });
 
+  // What the API never sends but a job might carry (an old or hand-made job): decided safely.
+  await t.test('a seat of another show is refused without waiting on that show\'s locks', async (t) => {
+    const seated = await createShow(sql, {
+      id: randomUUID(),
+      name: 'seated',
+      venue: 'v',
+      startsAt: '2030-01-01T00:00:00Z',
+      holdTtlSeconds: 60,
+      tiers: [{ code: 'SEAT', name: 'Seat', priceCents: 900, currency: 'EUR' }],
+      seating: [{ tier: 'SEAT', section: 'A', rows: 1, seatsPerRow: 2 }],
+    });
+    const other = await newShow(5);
+    const [seat] = (await sql<{ id: string }[]>`select id from seats where show_id = ${seated.id} order by rank`).map((r) => r.id);
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((r) => (locked = r));
+    const holder = sql.begin(async (tx) => {
+      await tx`select id from seats where id = ${seat!} for update`;
+      locked();
+      await released;
+    });
+    await isLocked;
+    try {
+      const decided = await inTransaction(sql, async (tx) => {
+        await tx`set local lock_timeout = '2s'`;
+        return decideHoldsOfShows(tx, [[holdCommand(other.id, 1, { request: { seatIds: [seat!] } })]]);
+      });
+      t.equal(decided[0]![0]!.booking?.rejection?.code, 'SEATS_UNAVAILABLE');
+    } finally {
+      release();
+      await holder;
+    }
+    t.equal((await sql`select status from seats where id = ${seat!}`)[0]!.status, 'AVAILABLE');
+  });
+
+  await t.test('a tier named twice in one request is all or nothing over both', async (t) => {
+    const show = await newShow(1);
+    const twice = hold(show.id, 1, { request: { items: [{ tier: 'GA', quantity: 1 }, { tier: 'GA', quantity: 1 }] } });
+    t.equal((await holdSeats(sql, twice)).booking?.rejection?.code, 'SOLD_OUT');
+    t.equal((await holdSeats(sql, hold(show.id, 1))).booking?.status, 'HELD', 'the seat is still there');
+  });
+
+  await t.test('a new booking with the key of a booking replayed in the same batch is a duplicate', async (t) => {
+    const show = await newShow(5);
+    const first = hold(show.id, 1, { idempotencyKey: 'replayed-key' });
+    t.equal((await holdSeats(sql, first)).booking?.status, 'HELD');
+    const [decided] = await inTransaction(sql, (tx) => decideHoldsOfShows(tx, [[first, hold(show.id, 1, { idempotencyKey: 'replayed-key' })]]));
+    t.same(decided!.map((d) => [d.changed, d.booking?.rejection?.code ?? d.booking?.status]), [[false, 'HELD'], [true, 'DUPLICATE_REQUEST']]);
+  });
+
   await t.test('two batches of one show, or a show that does not exist, are refused', async (t) => {
     const show = await newShow(5);
     await t.rejects(inTransaction(sql, (tx) => decideHoldsOfShows(tx, [[hold(show.id)], [hold(show.id)]])), InvalidCommand);

@@ -151,18 +151,19 @@ async function claimBestAvailable(tx: Executor, claims: readonly TierClaim[]): P
 }
 
 /**
- * Locks exactly these seats, of whichever shows. Plain FOR UPDATE (no SKIP LOCKED): for named
- * seats a skipped row would be indistinguishable from a taken one, so we wait for a concurrent
- * claim to finish and then see what it left. Locks are taken in id order so two claims cannot
- * deadlock. A seat comes back with its show; one named for another show counts as missing (the
- * API checks this first).
+ * Locks exactly these seats, each of the show that names it. Plain FOR UPDATE (no SKIP LOCKED):
+ * for named seats a skipped row would be indistinguishable from a taken one, so we wait for a
+ * concurrent claim to finish and then see what it left. Locks are taken in id order so two
+ * claims cannot deadlock. A seat of another show is not locked (a bad command must not make
+ * another show's decisions wait); a seat comes back with its show, and one named for another
+ * show counts as missing (the API checks this first).
  */
-async function lockExactSeats(tx: Executor, seatIds: readonly string[]): Promise<Map<string, ClaimedSeat & { status: string; showId: string }>> {
-  if (seatIds.length === 0) return new Map();
+async function lockExactSeats(tx: Executor, wanted: readonly { seatId: string; showId: string }[]): Promise<Map<string, ClaimedSeat & { status: string; showId: string }>> {
+  if (wanted.length === 0) return new Map();
   const rows = await tx<(ClaimedSeat & { status: string; showId: string })[]>`
     select s.id, s.show_id, s.tier_code as tier, s.label, t.price_cents, t.currency, s.rank::float8 as rank, s.status
       from seats s join tiers t on t.show_id = s.show_id and t.code = s.tier_code
-     where s.id = any(${seatIds as string[]}::uuid[])
+     where (s.id, s.show_id) in (select * from unnest(${wanted.map((w) => w.seatId)}::uuid[], ${wanted.map((w) => w.showId)}::uuid[]))
      order by s.id
        for update of s`;
   return new Map(rows.map((r) => [r.id, r]));
@@ -208,7 +209,7 @@ async function decideRuns(tx: Executor, rules: ReadonlyMap<string, ShowRules>, r
   });
   const claims = perTier.flatMap((want, r) => [...demands[r]!].map(([tier, quantity]) => ({ showId: want[0]!.showId, tier, quantity })));
   const [locked, pooled] = await Promise.all([
-    lockExactSeats(tx, [...new Set(exact.flatMap((want) => want.flatMap((c) => c.request.seatIds!)))]),
+    lockExactSeats(tx, exact.flatMap((want) => [...new Set(want.flatMap((c) => c.request.seatIds!))].map((seatId) => ({ seatId, showId: want[0]!.showId })))),
     claimBestAvailable(tx, claims),
   ]);
 
@@ -232,7 +233,10 @@ async function decideRuns(tx: Executor, rules: ReadonlyMap<string, ShowRules>, r
     const next = new Map<string, number>([...pools.keys()].map((t) => [t, 0]));
     for (const cmd of want) {
       const items = cmd.request.items!;
-      const fits = items.every((i) => pools.get(i.tier)!.length - next.get(i.tier)! >= i.quantity);
+      // Per tier, summed: a command naming a tier twice (the API refuses that, a job might not) still gets all or nothing.
+      const need = new Map<string, number>();
+      for (const i of items) need.set(i.tier, (need.get(i.tier) ?? 0) + i.quantity);
+      const fits = [...need].every(([tier, quantity]) => pools.get(tier)!.length - next.get(tier)! >= quantity);
       if (!fits) {
         decided.set(cmd, { cmd, rejection: 'SOLD_OUT' });
         continue;
@@ -360,7 +364,8 @@ export async function decideHoldsOfShows(tx: Executor, batches: readonly (readon
   const missing = showIds.find((id) => !rules.has(id));
   if (missing) throw new InvalidCommand(`show ${missing} does not exist`);
   const existing = new Set(taken.filter((r) => ids.includes(r.id)).map((r) => r.id));
-  const usedKeys = new Set(taken.flatMap((r) => (r.idempotencyKey && !existing.has(r.id) ? [r.idempotencyKey] : [])));
+  // A replayed booking's key counts too: a new booking with it in the same batch is a duplicate.
+  const usedKeys = new Set(taken.flatMap((r) => (r.idempotencyKey ? [r.idempotencyKey] : [])));
   const replays = new Map((await getBookingDocs(tx, [...existing])).map((b) => [b.id, b]));
 
   // Per show, runs of consecutive new commands of one form (exact seats, or per tier), in order.
