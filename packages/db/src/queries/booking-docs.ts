@@ -51,6 +51,11 @@ function toBooking(r: BookingRow): Booking {
  * The client-facing documents of these bookings, in one round trip: seats, transitions and
  * payments come back aggregated as JSON. Called inside the deciding transaction so the document
  * written to Redis is exactly what was committed.
+ *
+ * Each booking's seats are looked up by primary key (`lateral … offset 0` keeps the planner
+ * from turning that into a join): on tables not analyzed yet (a venue's seats inserted just
+ * before its on-sale) it hash-joined the whole seats table once per booking, 20 ms instead of
+ * 4.7 for 27 bookings among 5,000 seats; with fresh statistics both plans take ~4.5 ms.
  */
 export async function getBookingDocs(sql: Executor, ids: readonly string[]): Promise<Booking[]> {
   if (ids.length === 0) return [];
@@ -59,7 +64,7 @@ export async function getBookingDocs(sql: Executor, ids: readonly string[]): Pro
            b.currency, b.expires_at, b.rejection_code, b.rejection_detail, b.accepted_at, b.updated_at,
            coalesce((select json_agg(json_build_object('id', s.id, 'tier', s.tier_code, 'label', s.label,
                                                        'priceCents', bs.price_cents) order by s.rank)
-                       from booking_seats bs join seats s on s.id = bs.seat_id
+                       from booking_seats bs cross join lateral (select * from seats s where s.id = bs.seat_id offset 0) s
                       where bs.booking_id = b.id), '[]') as seats,
            coalesce((select json_agg(json_build_object('status', e.to_status, 'at', e.at) order by e.id)
                        from booking_events e where e.booking_id = b.id), '[]') as transitions,
