@@ -171,6 +171,12 @@ async function lockExactSeats(tx: Executor, wanted: readonly { seatId: string; s
 
 type Verdict = { cmd: HoldJob; seats: ClaimedSeat[] } | { cmd: HoldJob; rejection: RejectionCode };
 
+/** Adds each item's quantity to its tier's total in `into` (a tier may come more than once). */
+function addByTier(into: Map<string, number>, items: readonly { tier: string; quantity: number }[]): Map<string, number> {
+  for (const i of items) into.set(i.tier, (into.get(i.tier) ?? 0) + i.quantity);
+  return into;
+}
+
 const quantityOf = (cmd: HoldJob) => (cmd.request.seatIds ? cmd.request.seatIds.length : (cmd.request.items ?? []).reduce((n, i) => n + i.quantity, 0));
 
 /** A run of consecutive new commands of one show and one form (exact seats, or per tier). */
@@ -204,7 +210,7 @@ async function decideRuns(tx: Executor, rules: ReadonlyMap<string, ShowRules>, r
   // Per run, its demand by tier; tiers in a fixed order (one show's claims, in one statement).
   const demands = perTier.map((want) => {
     const demand = new Map<string, number>();
-    for (const cmd of want) for (const item of cmd.request.items!) demand.set(item.tier, (demand.get(item.tier) ?? 0) + item.quantity);
+    for (const cmd of want) addByTier(demand, cmd.request.items!);
     return new Map([...demand].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   });
   const claims = perTier.flatMap((want, r) => [...demands[r]!].map(([tier, quantity]) => ({ showId: want[0]!.showId, tier, quantity })));
@@ -234,9 +240,7 @@ async function decideRuns(tx: Executor, rules: ReadonlyMap<string, ShowRules>, r
     for (const cmd of want) {
       const items = cmd.request.items!;
       // Per tier, summed: a command naming a tier twice (the API refuses that, a job might not) still gets all or nothing.
-      const need = new Map<string, number>();
-      for (const i of items) need.set(i.tier, (need.get(i.tier) ?? 0) + i.quantity);
-      const fits = [...need].every(([tier, quantity]) => pools.get(tier)!.length - next.get(tier)! >= quantity);
+      const fits = [...addByTier(new Map(), items)].every(([tier, quantity]) => pools.get(tier)!.length - next.get(tier)! >= quantity);
       if (!fits) {
         decided.set(cmd, { cmd, rejection: 'SOLD_OUT' });
         continue;
