@@ -106,6 +106,7 @@ function world(): World {
     venue: 'Nowhere',
     startsAt: at(86_400_000),
     salesOpen: true,
+    version: 7,
     holdTtlSeconds: 2,
     maxSeatsPerBooking: 4,
     createdAt: at(-1000),

@@ -46,7 +46,7 @@ const queues = new ShowQueues(redis, config.QUEUE_PREFIX);
 const batchSize = config.SHOW_CONCURRENCY === 1 ? config.BATCH_SIZE : 1;
 const metrics = config.WORKER_METRICS_PORT > 0 ? createWorkerMetrics() : undefined;
 const groupCommit = new GroupCommit({ sql, log, maxInFlight: config.TX_CONCURRENCY, maxGroup: 64, onCommit: (size) => metrics?.transactionCommitted(size) });
-const deps = { sql, transact: groupCommit.run, payments: new MockPaymentProvider(), status: createStatusPublisher(redis, keys), queues, log, batchSize, peekJobs: createPeekJobs(redis, queues), retireJobs: createRetireJobs(redis, queues), metrics };
+const deps = { sql, transact: groupCommit.run, payments: new MockPaymentProvider(), status: createStatusPublisher(redis, keys, { sql, log }), queues, log, batchSize, peekJobs: createPeekJobs(redis, queues), retireJobs: createRetireJobs(redis, queues), metrics };
 
 // Postgres away: jobs wait for it (queues paused) rather than spend their retries failing.
 const gate = new DbGate({ ping: () => pingDb(sql), log });
@@ -74,10 +74,15 @@ gate.onChange((up) => {
 });
 
 let sweeping: Promise<unknown> = Promise.resolve();
+let verifying: Promise<unknown> = Promise.resolve();
 const sweepTimer = setInterval(() => {
   if (!gate.up) return;
   sweeping = runSweep(deps, { graceMs: config.SWEEP_GRACE_MS }).catch((err) => {
     if (!gate.report(err)) log.warn({ err }, 'sweep failed');
+  });
+  // The availability documents' safety net (see StatusPublisher.verify).
+  verifying = deps.status.verify().catch((err) => {
+    if (!gate.report(err)) log.warn({ err }, 'availability check failed');
   });
 }, config.SWEEP_INTERVAL_MS);
 
@@ -99,6 +104,7 @@ closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS, logger: log }, async ({ signal
   gate.close();
   await workers.close();
   await sweeping;
+  await verifying;
   await metricsServer?.close();
   await queues.close();
   await sql.end({ timeout: 5 });

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import t from 'tap';
 import { redisKeys, type Booking } from '@booking/contracts';
+import { pino } from 'pino';
+import { createSql } from '@booking/db';
 import { deleteRedisPrefix } from '@booking/db/testing';
 import { createStatusPublisher } from '../src/status.js';
 
@@ -20,7 +22,10 @@ t.test('a status document is never replaced by an older version', async (t) => {
   const published: number[] = [];
   await subscriber.subscribe(keys.bookingChannel);
   subscriber.on('message', (_channel: string, message: string) => published.push((JSON.parse(message) as Booking).version));
-  const status = createStatusPublisher(redis, keys);
+  // No Postgres is reached here: only booking documents are published.
+  const sql = createSql('postgres://postgres@127.0.0.1:5432/postgres', { max: 1 });
+  t.teardown(() => sql.end({ timeout: 1 }));
+  const status = createStatusPublisher(redis, keys, { sql, log: pino({ level: 'silent' }) });
   const id = randomUUID();
   // Only what the guard reads matters here; the rest of a Booking is beside the point.
   // (customerRef first, so a quick read of the text meets it before the version.)

@@ -40,7 +40,7 @@ for (const drained of [false, true]) t.test(drained ? 'drained shows' : 'a BullM
   const deps: ProcessorDeps = {
     sql,
     payments: new MockPaymentProvider(),
-    status: createStatusPublisher(redis, keys),
+    status: createStatusPublisher(redis, keys, { sql, log }),
     queues,
     log,
     batchSize: 20,

@@ -7,3 +7,4 @@ export * from './redis-keys.js';
 export * from './config.js';
 export * from './payments.js';
 export * from './jobs/producer.js';
+export * from './availability.js';

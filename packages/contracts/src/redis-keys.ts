@@ -10,6 +10,14 @@ export const redisKeys = (prefix: string) => ({
   idempotency: (key: string) => `${prefix}:idem:${key}`,
   /** Outcome of one confirm/cancel command, kept a while so a repeated command gets it too. */
   commandResult: (commandId: string) => `${prefix}:result:${commandId}`,
+  /** Hash { v, doc }: a show's availability document and its version (see availability.ts). */
+  availability: (showId: string) => `${prefix}:avail:${showId}`,
+  /** Hash seatId → status of a show's seats that are not AVAILABLE. */
+  seatStatus: (showId: string) => `${prefix}:seat-status:${showId}`,
+  /** Stream of a show's assigned-seat changes, one entry per availability version. */
+  seatLog: (showId: string) => `${prefix}:seat-log:${showId}`,
+  /** Pub/sub: a show's availability changed (message: ShowUpdate). */
+  showChannel: `${prefix}:show-updates`,
   /** Sorted set showId → the time a worker must next look at the show's queue. */
   activeShows: `${prefix}:active-shows`,
   /** The worker process that has the show's queue attached (strict FIFO: one process at a time). */

@@ -78,7 +78,8 @@ export async function drainBookingCommands(showId: string, state: QueuedState, b
 }
 
 /**
- * After commit: released holds counted, every document written and published, each confirm's
+ * After commit: released holds counted, every document written and published (and the shows'
+ * availability), each confirm's
  * and cancel's result published (what its API request waits for), and the expiry jobs of holds
  * just confirmed or cancelled dropped. Also on a replay: a worker killed after the commit left
  * the documents unwritten. An early expiry changed nothing and the hold's document is already there.
@@ -89,6 +90,7 @@ async function settleBookingCommands(jobs: readonly { jobId: string; name: Kind 
     'expiry',
   );
   await Promise.all([
+    deps.status.publishShows(decisions),
     ...decisions.map((d) => (d.booking && d.retryInMs === undefined ? deps.status.publishBooking(d.booking) : undefined)),
     ...decisions.map((d, i) =>
       jobs[i]!.name === 'expire'

@@ -29,8 +29,8 @@ export async function drainHolds(showId: string, state: QueuedState, batch: Peek
   return 'done';
 }
 
-/** After commit: metrics, then each live hold's expiry job and every document (afterCommit). */
+/** After commit: metrics, then each live hold's expiry job and every document (afterCommit), and the show's availability. */
 async function settleHolds(decisions: readonly Decision[], deps: ProcessorDeps): Promise<void> {
   deps.metrics?.holdsDecided(decisions);
-  await afterCommit(decisions.map((d) => d.booking), deps);
+  await Promise.all([afterCommit(decisions.map((d) => d.booking), deps), deps.status.publishShows(decisions)]);
 }

@@ -9,9 +9,10 @@ export async function runSweep(deps: ProcessorDeps, opts: { graceMs: number; bat
   const batch = opts.batch ?? 500;
   let released = 0;
   for (;;) {
-    const docs = await sweepExpiredHolds(deps.sql, { graceMs: opts.graceMs, limit: batch });
+    const { bookings: docs, showVersions } = await sweepExpiredHolds(deps.sql, { graceMs: opts.graceMs, limit: batch });
     deps.metrics?.holdsReleased(docs, 'sweep');
     for (const doc of docs) await deps.status.publishBooking(doc);
+    await deps.status.publishShows(docs.map((booking) => ({ outcome: 'OK', booking, changed: true, showVersion: showVersions.get(booking.showId)! })));
     released += docs.length;
     if (docs.length < batch) break;
   }

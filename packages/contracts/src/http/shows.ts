@@ -98,6 +98,10 @@ export type ShowSummary = Static<typeof ShowSummary>;
 
 export const Show = Type.Object({
   ...ShowSummary.properties,
+  version: Type.Integer({
+    minimum: 1,
+    description: "Grows with every change of the show's seats or details; the ETag of GET /v1/shows/:showId and the id of its availability events",
+  }),
   tiers: Type.Array(Type.Object({ ...Tier.properties, ...SeatCounts.properties })),
   totals: SeatCounts,
   waiting: Type.Optional(Type.Integer({ description: 'Booking requests accepted for this show and not decided yet (approximate, a fraction of a second old)' })),

@@ -2,6 +2,7 @@ import type { Booking, BookingStatus, CommandOutcome, HoldJob, PaymentProvider, 
 import { RejectionCodes } from '@booking/contracts';
 import { isTransientDbError, settleAll, type Executor, type Sql } from '../client.js';
 import { getBookingDocs } from './booking-docs.js';
+import { bumpShowVersions } from './shows.js';
 
 /**
  * Thrown when SKIP LOCKED came back short while seats that were AVAILABLE were locked by another
@@ -23,6 +24,11 @@ export interface Decision {
   /** false when the command found the booking already decided (a replay): nothing was written. */
   changed: boolean;
   detail?: string;
+  /**
+   * When the transaction changed the seats of the booking's show: the show's availability
+   * version after it (every decision of that show in the transaction carries the same one).
+   */
+  showVersion?: number;
 }
 
 /**
@@ -389,17 +395,33 @@ export async function decideHoldsOfShows(tx: Executor, batches: readonly (readon
   });
   // A show's second run must see the seats its first took: the k-th runs of all shows go
   // together, then the next ones (nearly always there is only one).
+  // The shows whose seats change get their availability version bumped, pipelined with the last
+  // round's writes (no round trip of its own).
   const docs = new Map<string, Booking>();
-  for (let k = 0; ; k++) {
-    const round = runsOf.flatMap((runs) => runs.slice(k, k + 1));
-    if (round.length === 0) break;
-    for (const doc of await writeVerdicts(tx, rules, (await decideRuns(tx, rules, round)).flat())) docs.set(doc.id, doc);
+  const rounds = Math.max(0, ...runsOf.map((runs) => runs.length));
+  const seatsChanged = new Set<string>();
+  let versions = new Map<string, number>();
+  for (let k = 0; k < rounds; k++) {
+    const verdicts = (await decideRuns(tx, rules, runsOf.flatMap((runs) => runs.slice(k, k + 1)))).flat();
+    for (const v of verdicts) if ('seats' in v) seatsChanged.add(v.cmd.showId);
+    const [written, bumped] = await Promise.all([
+      writeVerdicts(tx, rules, verdicts),
+      k === rounds - 1 ? bumpShowVersions(tx, [...seatsChanged]) : Promise.resolve(versions),
+    ]);
+    versions = bumped;
+    for (const doc of written) docs.set(doc.id, doc);
   }
+  const versioned = (d: Decision): Decision => {
+    const showVersion = d.booking && versions.get(d.booking.showId);
+    return showVersion ? { ...d, showVersion } : d;
+  };
   return batches.map((cmds) =>
     cmds.map((cmd) =>
-      existing.has(cmd.bookingId)
-        ? { outcome: 'OK', booking: replays.get(cmd.bookingId) ?? null, changed: false }
-        : { outcome: 'OK', booking: docs.get(cmd.bookingId)!, changed: true },
+      versioned(
+        existing.has(cmd.bookingId)
+          ? { outcome: 'OK', booking: replays.get(cmd.bookingId) ?? null, changed: false }
+          : { outcome: 'OK', booking: docs.get(cmd.bookingId)!, changed: true },
+      ),
     ),
   );
 }
@@ -417,6 +439,7 @@ export async function holdSeats(sql: Sql, cmd: HoldJob): Promise<Decision> {
 
 interface LockedBooking {
   id: string;
+  showId: string;
   status: BookingStatus;
   totalCents: number | null;
   currency: string | null;
@@ -431,7 +454,7 @@ interface LockedBooking {
  */
 async function lockBookings(tx: Executor, ids: readonly string[]): Promise<LockedBooking[]> {
   return tx<LockedBooking[]>`
-    select id, status, total_cents, currency, payment_ref,
+    select id, show_id, status, total_cents, currency, payment_ref,
            expires_at <= now() as expired,
            (extract(epoch from (expires_at - now())) * 1000)::float8 as ms_to_expiry
       from bookings where id = any(${ids as string[]}::uuid[])
@@ -599,17 +622,22 @@ export async function decideBookingCommands(tx: Executor, payments: PaymentProvi
       return decideExpire(b, writes);
     }),
   );
-  // Statements on one connection run in the order they are sent, so the writes and the read of
-  // the documents go out together (one round trip), and a cancelled confirmed booking gets its
-  // refund recorded before its release.
-  const [, read] = await settleAll<unknown>([
+  // Every change here moves seats (HELD → SOLD, or back on sale): those shows' versions grow.
+  const shows = cmds.flatMap((cmd, i) => (verdicts[i]?.changed ? [byId.get(cmd.bookingId)!.showId] : []));
+  // Statements on one connection run in the order they are sent, so the writes, the version bump
+  // and the read of the documents go out together (one round trip), and a cancelled confirmed
+  // booking gets its refund recorded before its release.
+  const [, versions, read] = await settleAll<unknown>([
     settleAll([writePayments(tx, writes.payments), releaseBookings(tx, writes.releases)]),
+    bumpShowVersions(tx, shows),
     getBookingDocs(tx, [...byId.keys()]),
   ]);
   const docs = new Map((read as Booking[]).map((d) => [d.id, d]));
   return cmds.map((cmd, i): BookingDecision => {
     const v = verdicts[i];
-    return v ? { ...v, booking: docs.get(cmd.bookingId) ?? null } : { outcome: 'BOOKING_NOT_FOUND', booking: null, changed: false };
+    if (!v) return { outcome: 'BOOKING_NOT_FOUND', booking: null, changed: false };
+    const showVersion = v.changed ? (versions as Map<string, number>).get(byId.get(cmd.bookingId)!.showId) : undefined;
+    return { ...v, booking: docs.get(cmd.bookingId) ?? null, ...(showVersion ? { showVersion } : {}) };
   });
 }
 
@@ -624,17 +652,21 @@ export function bookingCommands(sql: Sql, payments: PaymentProvider, cmds: reado
  * expire) — skipping it is right, the next sweep sees the result. Fewer rows than `limit` simply
  * means there is less to do.
  */
-export async function sweepExpiredHolds(sql: Sql, opts: { graceMs: number; limit: number }): Promise<Booking[]> {
+export async function sweepExpiredHolds(sql: Sql, opts: { graceMs: number; limit: number }): Promise<{ bookings: Booking[]; showVersions: Map<string, number> }> {
   return inTransaction(sql, async (tx) => {
-    const due = await tx<{ id: string }[]>`
-      select id from bookings
+    const due = await tx<{ id: string; showId: string }[]>`
+      select id, show_id from bookings
        where status = 'HELD' and expires_at <= now() - make_interval(secs => ${opts.graceMs / 1000})
        order by expires_at
        limit ${opts.limit}
          for update skip locked`;
     const ids = due.map((r) => r.id);
-    await releaseBookings(tx, ids.map((id) => ({ id, from: 'HELD', to: 'EXPIRED', detail: { by: 'sweep' } })));
-    return getBookingDocs(tx, ids);
+    const [, showVersions, bookings] = await Promise.all([
+      releaseBookings(tx, ids.map((id) => ({ id, from: 'HELD', to: 'EXPIRED', detail: { by: 'sweep' } }))),
+      bumpShowVersions(tx, due.map((r) => r.showId)),
+      getBookingDocs(tx, ids),
+    ]);
+    return { bookings, showVersions };
   });
 }
 

@@ -9,6 +9,7 @@ interface ShowRow {
   salesOpen: boolean;
   holdTtlSeconds: number;
   maxSeatsPerBooking: number;
+  version: string;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -72,7 +73,11 @@ export async function createShow(sql: Sql, show: NewShow): Promise<Show> {
   return (await getShow(sql, show.id))!;
 }
 
-/** The show with per-tier counts derived from the seat rows (no stored counters). */
+/**
+ * The show with per-tier counts derived from the seat rows (no stored counters) and its
+ * availability version. The two reads must see one snapshot for the counts to be those of the
+ * version: call it inside a repeatable-read transaction (getAvailability) where that matters.
+ */
 export async function getShow(sql: Executor, id: string): Promise<Show | null> {
   const [row] = await sql<ShowRow[]>`select * from shows where id = ${id}`;
   if (!row) return null;
@@ -93,7 +98,67 @@ export async function getShow(sql: Executor, id: string): Promise<Show | null> {
     totals.held += t.held;
     totals.sold += t.sold;
   }
-  return { ...toSummary(row), tiers: tiers.map((t) => ({ ...t, currency: t.currency })), totals };
+  return { ...toSummary(row), version: Number(row.version), tiers: tiers.map((t) => ({ ...t, currency: t.currency })), totals };
+}
+
+/** A seat that is not AVAILABLE, as the availability document's seat statuses hold it. */
+export interface TakenSeat {
+  id: string;
+  status: 'HELD' | 'SOLD';
+  /** When HELD: the hold's expiry (ISO). */
+  expiresAt: string | null;
+}
+
+/**
+ * Everything the availability document of a show is rebuilt from, read in one snapshot
+ * (repeatable read): the show with its counts and version, and every seat that is not
+ * AVAILABLE. Every transaction that changes seats bumps the version under the show's row lock,
+ * so these counts and statuses are exactly those of this version.
+ */
+export async function getAvailability(sql: Sql, showId: string): Promise<{ show: Show; taken: TakenSeat[] } | null> {
+  return (await sql.begin('isolation level repeatable read read only', async (tx) => {
+    const show = await getShow(tx as unknown as Executor, showId);
+    if (!show) return null;
+    const rows = await (tx as unknown as Executor)<{ id: string; status: 'HELD' | 'SOLD'; expiresAt: Date | null }[]>`
+      select s.id, s.status, case when s.status = 'HELD' then b.expires_at end as expires_at
+        from seats s left join bookings b on b.id = s.booking_id
+       where s.show_id = ${showId} and s.status <> 'AVAILABLE'`;
+    return { show, taken: rows.map((r) => ({ id: r.id, status: r.status, expiresAt: r.expiresAt ? r.expiresAt.toISOString() : null })) };
+  })) as { show: Show; taken: TakenSeat[] } | null;
+}
+
+/**
+ * Bumps the availability version of these shows inside the caller's transaction, which changed
+ * their seats; answers each show's new version. The rows are locked in id order, so two
+ * transactions bumping overlapping shows (a sweep and a group commit) cannot deadlock; the lock
+ * is held to commit, so versions follow commit order.
+ */
+export async function bumpShowVersions(tx: Executor, showIds: readonly string[]): Promise<Map<string, number>> {
+  if (showIds.length === 0) return new Map();
+  const rows = await tx<{ id: string; version: string }[]>`
+    update shows set version = version + 1
+     where id in (select id from shows where id = any(${[...new Set(showIds)]}::uuid[]) order by id for update)
+    returning id, version`;
+  return new Map(rows.map((r) => [r.id, Number(r.version)]));
+}
+
+/** A seat's fixed facts, in best-first order: the seat map's static part, cached by the API. */
+export interface SeatPlace {
+  id: string;
+  tier: string;
+  section: string | null;
+  row: number | null;
+  number: number | null;
+  label: string | null;
+  rank: number;
+}
+
+/** Every seat of the show, best first; immutable once the show exists (empty: no such show). */
+export async function getSeatPlaces(sql: Executor, showId: string): Promise<SeatPlace[]> {
+  const rows = await sql<(Omit<SeatPlace, 'rank'> & { rank: string })[]>`
+    select id, tier_code as tier, section, row_number as row, seat_number as number, label, rank
+      from seats where show_id = ${showId} order by rank`;
+  return rows.map((r) => ({ ...r, rank: Number(r.rank) }));
 }
 
 /** Keyset page of shows, oldest first; `after` is the last row of the previous page. */
@@ -133,6 +198,8 @@ export async function updateShow(sql: Executor, id: string, patch: UpdateShowBod
       sales_open = coalesce(${patch.salesOpen ?? null}::boolean, sales_open),
       hold_ttl_seconds = coalesce(${patch.holdTtlSeconds ?? null}::int, hold_ttl_seconds),
       max_seats_per_booking = coalesce(${patch.maxSeatsPerBooking ?? null}::int, max_seats_per_booking),
+      -- the availability document shows these details too
+      version = version + 1,
       updated_at = now()
     where id = ${id}
     returning *`;
@@ -175,4 +242,10 @@ export async function getShowRules(sql: Executor, showId: string) {
   const [row] = await sql<{ salesOpen: boolean; maxSeatsPerBooking: number }[]>`
     select sales_open, max_seats_per_booking from shows where id = ${showId}`;
   return row ?? null;
+}
+
+/** The availability versions of these shows (unknown ids are left out). */
+export async function getShowVersions(sql: Executor, showIds: readonly string[]): Promise<Map<string, number>> {
+  const rows = await sql<{ id: string; version: string }[]>`select id, version from shows where id = any(${showIds as string[]}::uuid[])`;
+  return new Map(rows.map((r) => [r.id, Number(r.version)]));
 }
