@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { fastifySSE } from '@fastify/sse';
 import type { ApiConfig } from './config.js';
 import { dbPlugin } from './plugins/db.js';
+import { availabilityPlugin } from './plugins/availability.js';
 import { metricsPlugin } from './plugins/metrics.js';
 import { problemJsonPlugin } from './plugins/problem-json.js';
 import { queuesPlugin } from './plugins/queues.js';
@@ -10,7 +12,9 @@ import { showCachePlugin } from './plugins/show-cache.js';
 import { statusPlugin } from './plugins/status.js';
 import { swaggerPlugin } from './plugins/swagger.js';
 import { validationPlugin } from './plugins/validation.js';
+import { watchersPlugin } from './plugins/watchers.js';
 import { bookingRoutes } from './routes/bookings.js';
+import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { queueBoardRoutes } from './routes/queue-board.js';
@@ -49,12 +53,18 @@ export async function buildApp({ config, logger }: BuildAppOptions): Promise<Fas
   await app.register(redisPlugin, { url: config.REDIS_URL });
   await app.register(queuesPlugin, { prefix: config.QUEUE_PREFIX, maxShowBacklog: config.MAX_SHOW_BACKLOG });
   await app.register(statusPlugin, { prefix: config.QUEUE_PREFIX });
+  await app.register(availabilityPlugin, { prefix: config.QUEUE_PREFIX });
   await app.register(showCachePlugin);
+  await app.register(watchersPlugin, { max: config.MAX_WATCHERS });
+  // Event streams: framing, heartbeats and Last-Event-ID from the plugin; documents go out as the
+  // JSON text they are stored as (no parse and re-serialise per client).
+  await app.register(fastifySSE, { heartbeatInterval: config.SSE_HEARTBEAT_MS, serializer: (data: unknown) => (typeof data === 'string' ? data : JSON.stringify(data)) });
 
   await app.register(healthRoutes);
   await app.register(metricsRoutes);
   await app.register(showRoutes, { adminToken: config.ADMIN_TOKEN, defaultHoldTtlSeconds: config.HOLD_TTL_SECONDS });
   await app.register(bookingRoutes, { commandTimeoutMs: config.COMMAND_TIMEOUT_MS });
+  await app.register(eventRoutes);
   await app.register(queueBoardRoutes, { adminToken: config.ADMIN_TOKEN });
   return app;
 }

@@ -19,6 +19,10 @@ export const ApiConfigSchema = Type.Object({
   COMMAND_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 10_000 }),
   /** Back-pressure: past this many commands waiting in one show's queue, new bookings get 503. */
   MAX_SHOW_BACKLOG: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 50_000 }),
+  /** Event streams and long-polls one API process holds open at once; past it, 503 SERVER_BUSY. */
+  MAX_WATCHERS: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10_000 }),
+  /** Heartbeat comment interval of event streams (keep it below the load balancer's idle timeout). */
+  SSE_HEARTBEAT_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 15_000 }),
 });
 
 export type ApiConfig = Omit<ReturnType<typeof parseEnv<typeof ApiConfigSchema>>, 'ADMIN_TOKEN'> & { ADMIN_TOKEN: string };

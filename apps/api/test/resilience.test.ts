@@ -1,13 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import t, { type Test } from 'tap';
 import { Redis } from 'ioredis';
 import { parseEnv, type Booking } from '@booking/contracts';
 import { createTestDatabase } from '@booking/db/testing';
 import { buildApp } from '../src/app.js';
 import { ApiConfigSchema, type ApiConfig } from '../src/config.js';
-import { ADMIN_TOKEN, defaultShow, freePort, sleep, startSystem } from './helpers/system.js';
+import { ADMIN_TOKEN, defaultShow, freePort, sleep, startRedisServer, startSystem } from './helpers/system.js';
 
 
 t.test('back-pressure', async (t) => {
@@ -52,21 +50,6 @@ t.test('back-pressure', async (t) => {
 
   t.same((await sys.invariants(show.id)).violations, []);
 });
-
-/** A redis-server of this test's own on `port` (one it can stop or stall without touching anyone else's). */
-async function startRedisServer(port: number, ...args: string[]): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], { stdio: 'ignore' });
-  for (let i = 0; i < 100; i++) {
-    const up = await new Promise<boolean>((resolve) => {
-      const s = createServer();
-      s.once('error', () => resolve(true)); // the port is taken: redis is listening
-      s.listen(port, '127.0.0.1', () => s.close(() => resolve(false)));
-    });
-    if (up) return child;
-    await sleep(50);
-  }
-  throw new Error('redis-server did not start');
-}
 
 /** The API in this process against a Redis of the test's own (no worker: bookings stay PENDING). */
 async function apiWithOwnRedis(t: Test, redisArgs: string[] = []) {

@@ -22,6 +22,7 @@ export const ProblemCodes = {
   INTERNAL: 500,
   SERVICE_UNAVAILABLE: 503,
   SHOW_BUSY: 503,
+  SERVER_BUSY: 503,
   DECISION_TIMEOUT: 503,
 } as const;
 export type ProblemCode = keyof typeof ProblemCodes;

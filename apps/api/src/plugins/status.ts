@@ -36,6 +36,8 @@ export interface StatusStore {
   watch(bookingId: string, version: number, ms: number): Promise<StoredBooking | null>;
   /** Resolves with the command's result, published by the worker, or null after `ms`. */
   waitForResult(commandId: string, ms: number, afterRegister: () => Promise<void>): Promise<CommandResult | null>;
+  /** Every published change of the booking from now on (event streams); returns the unsubscribe. */
+  follow(bookingId: string, listener: (m: StoredBooking) => void): () => void;
   /** Requests waiting right now: on a booking's change (long-polls), on a command's result. */
   waiting(): { booking: number; command: number };
 }
@@ -50,6 +52,10 @@ end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 return false`;
 
+/** How long an id found nowhere is answered as unknown without asking Postgres, and how many are kept. */
+const UNKNOWN_TTL_MS = 2000;
+const MAX_UNKNOWN = 10_000;
+
 /** The id a published booking (`id`) or command result (`commandId`) starts with. */
 const MESSAGE_HEAD = /^\{"(?:id|commandId)":"([^"\\]*)"/;
 
@@ -60,6 +66,9 @@ export const statusPlugin = fp(async (app: FastifyInstance, opts: { prefix: stri
   };
   redis.defineCommand('bkAccept', { numberOfKeys: 2, lua: ACCEPT });
 
+  // booking id → until when it is known to be unknown (see get)
+  const unknown = new Map<string, number>();
+  const fallbacks = new Map<string, Promise<Booking | null>>();
   const bookingWaiters = new Map<string, Set<(m: StoredBooking) => void>>();
   const resultWaiters = new Map<string, Set<(r: CommandResult) => void>>();
 
@@ -159,9 +168,25 @@ export const statusPlugin = fp(async (app: FastifyInstance, opts: { prefix: stri
         app.metrics.statusRead('redis');
         return { raw, doc: JSON.parse(raw) as Booking };
       }
+      const until = unknown.get(bookingId);
+      if (until !== undefined && until > Date.now()) return null;
       app.metrics.statusRead('postgres');
-      const doc = await inTransaction(app.sql, (tx) => getBooking(tx, bookingId)); // index plans: see inTransaction
-      return doc ? { raw: JSON.stringify(doc), doc } : null;
+      // One read for every request missing this booking now (single flight).
+      let read = fallbacks.get(bookingId);
+      if (!read) {
+        read = inTransaction(app.sql, (tx) => getBooking(tx, bookingId)).finally(() => fallbacks.delete(bookingId)); // index plans: see inTransaction
+        fallbacks.set(bookingId, read);
+      }
+      const doc = await read;
+      if (!doc) {
+        // Booking ids are made here and written to Redis before anyone learns them, so an id
+        // neither knows is a guess: remembered a while, so a flood of guesses reaches Postgres once each.
+        if (unknown.size >= MAX_UNKNOWN) unknown.delete(unknown.keys().next().value!);
+        unknown.set(bookingId, Date.now() + UNKNOWN_TTL_MS);
+        return null;
+      }
+      unknown.delete(bookingId);
+      return { raw: JSON.stringify(doc), doc };
     },
 
     async accept(doc, idempotency) {
@@ -191,6 +216,16 @@ export const statusPlugin = fp(async (app: FastifyInstance, opts: { prefix: stri
         const raw = await app.redis.get(keys.commandResult(commandId));
         return raw ? { now: JSON.parse(raw) as CommandResult } : null;
       });
+    },
+
+    follow(bookingId, listener) {
+      let set = bookingWaiters.get(bookingId);
+      if (!set) bookingWaiters.set(bookingId, (set = new Set()));
+      set.add(listener);
+      return () => {
+        set.delete(listener);
+        if (set.size === 0 && bookingWaiters.get(bookingId) === set) bookingWaiters.delete(bookingId);
+      };
     },
 
     waiting: () => ({ booking: pending.booking.size, command: pending.command.size }),

@@ -20,7 +20,7 @@ import Type from 'typebox';
 import { DomainError, invalid } from '../errors.js';
 import type { ShowFacts } from '../plugins/show-cache.js';
 import type { StoredBooking } from '../plugins/status.js';
-import { preferWait, problems } from './http.js';
+import { etagOf, preferWait, problems, versionFromEtag } from './http.js';
 
 /** What the schema cannot check: exactly one form, tiers and seats of this show, the size limit. */
 function checkRequest(body: CreateBookingBody, show: ShowFacts, seats: Map<string, string> | null, showId: string): ProblemField[] {
@@ -60,11 +60,7 @@ function canonical(value: unknown): string {
 
 const requestDigest = (showId: string, body: CreateBookingBody) => createHash('sha256').update(canonical({ showId, body })).digest('hex').slice(0, 32);
 
-const etag = (doc: Booking) => `"${doc.version}"`;
-const versionFromEtag = (header: string | undefined) => {
-  const m = header ? /^(?:W\/)?"(\d+)"$/.exec(header.trim()) : null;
-  return m ? Number(m[1]) : null;
-};
+const etag = (doc: Booking) => etagOf(doc.version);
 
 function sendBooking(reply: FastifyReply, stored: StoredBooking, code = 200) {
   return reply.code(code).header('etag', etag(stored.doc)).header('cache-control', 'no-cache').type('application/json; charset=utf-8').send(stored.raw);
@@ -192,14 +188,14 @@ export async function bookingRoutes(appBase: FastifyInstance, opts: { commandTim
         'if-none-match': Type.Optional(Type.String()),
         prefer: Type.Optional(Type.String({ description: 'wait=N (N ≤ 30)' })),
       }),
-      response: { 200: Booking, 304: Type.Null({ description: 'Not modified' }), ...problems('BOOKING_NOT_FOUND') },
+      response: { 200: Booking, 304: Type.Null({ description: 'Not modified' }), ...problems('BOOKING_NOT_FOUND', 'SERVER_BUSY') },
     },
   }, async (request, reply) => {
     const { bookingId } = request.params;
     const known = versionFromEtag(request.headers['if-none-match']);
     const wait = preferWait(request.headers.prefer);
     // A long-poll registers for changes before its one read (see watch); a plain GET just reads.
-    let stored = known !== null && wait ? await app.status.watch(bookingId, known, wait * 1000) : await app.status.get(bookingId);
+    let stored = known !== null && wait ? await app.watchers.during(() => app.status.watch(bookingId, known, wait * 1000)) : await app.status.get(bookingId);
     if (!stored) throw notFound(bookingId);
     if (known !== null && wait) reply.header('preference-applied', `wait=${wait}`);
     if (stored.doc.status === 'PENDING' && (known === null || stored.doc.version !== known)) {

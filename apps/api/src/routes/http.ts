@@ -52,3 +52,12 @@ export function preferWait(header: string | undefined): number | null {
   const m = /(?:^|[,;\s])wait\s*=\s*"?(\d{1,6})"?/i.exec(header);
   return m ? Math.min(Number(m[1]), MAX_WAIT_SECONDS) : null;
 }
+
+/** A document's ETag is its version, quoted. */
+export const etagOf = (version: number) => `"${version}"`;
+
+/** The version an If-None-Match names (one strong or weak ETag); null when absent or not ours. */
+export const versionFromEtag = (header: string | undefined) => {
+  const m = header ? /^(?:W\/)?"(\d+)"$/.exec(header.trim()) : null;
+  return m ? Number(m[1]) : null;
+};

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
 import {
   BookingList,
   CreateShowBody,
@@ -16,10 +17,12 @@ import {
   UpdateShowBody,
   type ProblemField,
 } from '@booking/contracts';
-import { createShow, getShow, inTransaction, listBookings, listSeats, listShows, updateShow } from '@booking/db';
+import { parseSeatStatus, type Seat as SeatDoc } from '@booking/contracts';
+import { createShow, inTransaction, listBookings, listShows, updateShow, type SeatPlace } from '@booking/db';
+import type { FastifyReply } from 'fastify';
 import { DomainError, invalid } from '../errors.js';
 import { requireAdmin } from '../plugins/auth.js';
-import { AdminHeaders, AdminSecurity, cursor, isRank, isTimestamp, isUuid, problems } from './http.js';
+import { AdminHeaders, AdminSecurity, cursor, etagOf, isRank, isTimestamp, isUuid, preferWait, problems, versionFromEtag } from './http.js';
 
 /** What the JSON schema cannot say about a seat map: references between its parts. */
 function checkLayout(body: CreateShowBody): ProblemField[] {
@@ -49,6 +52,26 @@ function checkLayout(body: CreateShowBody): ProblemField[] {
 
 const notFound = (showId: string) => new DomainError('SHOW_NOT_FOUND', `No show ${showId}`);
 
+const ConditionalHeaders = Type.Object({
+  'if-none-match': Type.Optional(Type.String()),
+  prefer: Type.Optional(Type.String({ description: 'wait=N (N ≤ 30), with If-None-Match: hold the request until the show changes' })),
+});
+
+/** 304 with the current ETag and no body (RFC 9110 §15.4.5). */
+const notModified = (reply: unknown, version: number) => (reply as FastifyReply).code(304).header('etag', etagOf(version)).header('cache-control', 'no-cache').send();
+
+/** First index of `places` (best first) whose rank is above `rank`. */
+function after(places: readonly SeatPlace[], rank: number): number {
+  let lo = 0;
+  let hi = places.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (places[mid]!.rank <= rank) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 export async function showRoutes(appBase: FastifyInstance, opts: { adminToken: string; defaultHoldTtlSeconds: number }) {
   const app = appBase.withTypeProvider<TypeBoxTypeProvider>();
   const admin = requireAdmin(opts.adminToken);
@@ -71,6 +94,7 @@ export async function showRoutes(appBase: FastifyInstance, opts: { adminToken: s
       id: randomUUID(),
       holdTtlSeconds: request.body.holdTtlSeconds ?? opts.defaultHoldTtlSeconds,
     });
+    await app.availability.refresh(show.id);
     request.log.info({ showId: show.id, seats: show.totals.total }, 'show created');
     return reply.code(201).header('location', `/v1/shows/${show.id}`).send(show);
   });
@@ -88,32 +112,72 @@ export async function showRoutes(appBase: FastifyInstance, opts: { adminToken: s
   app.get('/v1/shows/:showId', {
     schema: {
       tags: ['shows'],
-      summary: 'A show with per-tier total/available/held/sold',
+      summary: 'A show with per-tier total/available/held/sold (served from Redis)',
+      description:
+        'Has an ETag (the availability version); `If-None-Match` with the current ETag gives 304. With `Prefer: wait=N` as well, the request is held until the show changes (then 200) or N seconds pass (then 304). `waiting` is not part of the version: it is read at each request.',
       params: ShowParams,
-      response: { 200: Show, ...problems('SHOW_NOT_FOUND') },
+      headers: ConditionalHeaders,
+      response: { 200: Show, 304: Type.Null({ description: 'Not modified' }), ...problems('SHOW_NOT_FOUND', 'SERVER_BUSY') },
     },
-  }, async (request) => {
-    const [show, waiting] = await Promise.all([getShow(app.sql, request.params.showId), app.commands.backlog(request.params.showId)]);
-    if (!show) throw notFound(request.params.showId);
-    return { ...show, waiting };
+  }, async (request, reply) => {
+    const { showId } = request.params;
+    const known = versionFromEtag(request.headers['if-none-match']);
+    const wait = known !== null ? preferWait(request.headers.prefer) : null;
+    const stored = wait ? await app.watchers.during(() => app.availability.watch(showId, known!, wait * 1000)) : await app.availability.get(showId);
+    if (!stored) throw notFound(showId);
+    if (wait) reply.header('preference-applied', `wait=${wait}`);
+    if (stored.version === known) return notModified(reply, known);
+    const waiting = await app.commands.backlog(showId);
+    // The stored text is a JSON object: `waiting` goes in before its closing brace, unparsed.
+    return (reply as FastifyReply).header('etag', etagOf(stored.version)).header('cache-control', 'no-cache').type('application/json; charset=utf-8')
+      .send(`${stored.raw.slice(0, stored.raw.lastIndexOf('}'))},"waiting":${waiting}}`);
   });
 
   app.get('/v1/shows/:showId/seats', {
     schema: {
       tags: ['shows'],
-      summary: 'The seat map, page by page, best seats first',
+      summary: 'The seat map, page by page, best seats first (served from Redis)',
+      description: "Has an ETag (the show's availability version); `If-None-Match` with the current ETag gives 304.",
       params: ShowParams,
       querystring: ListSeatsQuery,
-      response: { 200: SeatList, ...problems('SHOW_NOT_FOUND') },
+      headers: ConditionalHeaders,
+      response: { 200: SeatList, 304: Type.Null({ description: 'Not modified' }), ...problems('SHOW_NOT_FOUND') },
     },
-  }, async (request) => {
+  }, async (request, reply) => {
     const { showId } = request.params;
+    const { tier, status } = request.query;
     const limit = request.query.limit ?? 50;
-    const after = cursor.decode<[string]>(request.query.cursor, [isRank]);
-    const rows = await listSeats(app.sql, showId, { tier: request.query.tier, status: request.query.status, limit, afterRank: after?.[0] });
-    if (rows.length === 0 && !(await app.shows.get(showId))) throw notFound(showId);
-    const last = rows.length === limit ? rows[rows.length - 1] : undefined;
-    return { items: rows.map(({ rank: _rank, ...seat }) => seat), nextCursor: last ? cursor.encode([last.rank]) : null };
+    const afterRank = cursor.decode<[string]>(request.query.cursor, [isRank])?.[0];
+    const known = versionFromEtag(request.headers['if-none-match']);
+    const current = await app.availability.get(showId);
+    if (!current) throw notFound(showId);
+    if (current.version === known) return notModified(reply, known);
+    const places = await app.shows.places(showId, tier);
+    // Statuses for a page's worth of seats per Redis call; with a status filter, wider reads
+    // until the page is full or the map ends.
+    const items: SeatDoc[] = [];
+    let version: number | null = null;
+    let last: SeatPlace | undefined;
+    for (let at = afterRank ? after(places, Number(afterRank)) : 0; items.length < limit && at < places.length; ) {
+      const chunk = places.slice(at, at + (status ? Math.max(limit, 1000) : limit - items.length));
+      at += chunk.length;
+      let read = await app.availability.store.seatStatuses(showId, chunk.map((p) => p.id));
+      if (!read) {
+        await app.availability.get(showId); // Redis lost the document since: rebuilt once
+        read = await app.availability.store.seatStatuses(showId, chunk.map((p) => p.id));
+        if (!read) throw new DomainError('SERVICE_UNAVAILABLE', 'The seat map is being rebuilt; try again', { headers: { 'retry-after': '1' } });
+      }
+      version ??= read.version;
+      for (let i = 0; i < chunk.length && items.length < limit; i++) {
+        const seat = parseSeatStatus(read.values[i] ?? null);
+        if (status && seat.status !== status) continue;
+        const { rank: _rank, ...place } = chunk[i]!;
+        items.push({ ...place, ...seat });
+        last = chunk[i];
+      }
+    }
+    reply.header('etag', etagOf(version ?? current.version)).header('cache-control', 'no-cache');
+    return { items, nextCursor: items.length === limit && last ? cursor.encode([String(last.rank)]) : null };
   });
 
   app.patch('/v1/shows/:showId', {
@@ -130,6 +194,8 @@ export async function showRoutes(appBase: FastifyInstance, opts: { adminToken: s
   }, async (request) => {
     const show = await updateShow(app.sql, request.params.showId, request.body);
     if (!show) throw notFound(request.params.showId);
+    // Its details are part of the availability document (and its version grew).
+    await app.availability.refresh(show.id);
     request.log.info({ showId: show.id, patch: request.body }, 'show updated');
     return show;
   });

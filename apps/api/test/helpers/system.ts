@@ -27,8 +27,23 @@ export async function freePort(): Promise<number> {
   await once(srv, 'close');
   return port;
 }
+/** A redis-server of a test's own on `port` (one it can stop or stall without touching anyone else's). */
+export async function startRedisServer(port: number, ...args: string[]): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], { stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once('error', () => resolve(true)); // the port is taken: redis is listening
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(false)));
+    });
+    if (up) return child;
+    await sleep(50);
+  }
+  throw new Error('redis-server did not start');
+}
+
 const WORKER_DIR = fileURLToPath(new URL('../../../worker/', import.meta.url));
-const REDIS_URL = 'redis://127.0.0.1:6379';
+const SHARED_REDIS_URL = 'redis://127.0.0.1:6379';
 
 export interface HttpResponse<T = any> {
   status: number;
@@ -119,10 +134,11 @@ export async function spawnWorker(env: Record<string, string>): Promise<WorkerPr
  */
 export async function startSystem(
   t: Test,
-  opts: { workers?: number; workerEnv?: Record<string, string>; config?: Partial<ApiConfig> } = {},
+  opts: { workers?: number; workerEnv?: Record<string, string>; config?: Partial<ApiConfig>; redisUrl?: string } = {},
 ): Promise<System> {
   const db = await createTestDatabase();
   const prefix = `t${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+  const REDIS_URL = opts.redisUrl ?? SHARED_REDIS_URL;
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const config = {
     ...parseEnv(ApiConfigSchema, { DATABASE_URL: db.url, REDIS_URL, QUEUE_PREFIX: prefix, LOG_LEVEL: 'warn', PORT: '0', NODE_ENV: 'test' }),

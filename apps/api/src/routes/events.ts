@@ -1,0 +1,247 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import { BookingParams, ShowParams, TERMINAL_STATUSES, type SeatChange, type ShowUpdate } from '@booking/contracts';
+import { DomainError } from '../errors.js';
+import type { StoredAvailability } from '../plugins/availability.js';
+import type { StoredBooking } from '../plugins/status.js';
+import { problems } from './http.js';
+
+/** Availability events of one stream: at most one per this many ms (the latest version then). */
+export const COALESCE_MS = 250;
+/** A stream whose client reads slower than this much unsent output is closed (it reconnects and resumes). */
+const MAX_BUFFERED_BYTES = 1 << 20;
+
+type Sse = FastifyReply['sse'];
+
+/** Writes one event unless the client has fallen too far behind, in which case the stream ends. */
+function emit(sse: Sse, reply: FastifyReply, event: string, id: number, data: string) {
+  if (!sse.isConnected) return;
+  if (reply.raw.writableLength > MAX_BUFFERED_BYTES) {
+    reply.log.info({ buffered: reply.raw.writableLength }, 'event stream closed: the client reads too slowly');
+    sse.close();
+    return;
+  }
+  sse.send({ id: String(id), event, data }).catch(() => sse.close());
+}
+
+const lastEventId = (request: FastifyRequest) => {
+  const header = request.headers['last-event-id'];
+  return typeof header === 'string' && /^\d{1,15}$/.test(header) ? Number(header) : null;
+};
+
+/** One client of a show's stream. */
+interface ShowClient {
+  reply: FastifyReply;
+  /** The last version whose availability this client was sent. */
+  sent: number;
+  /** The last version whose seat changes this client was sent (every version is counted). */
+  seen: number;
+  /** Updates that arrived before the first events went out. */
+  early: { update: ShowUpdate; raw: string }[] | null;
+}
+
+/**
+ * Everyone following one show on this API process: one subscription to the show's updates, and
+ * one timer that sends the latest availability to all of them at most every COALESCE_MS, each
+ * event formatted once per client by the SSE plugin. Seat changes go out as they come.
+ */
+class ShowHub {
+  readonly clients = new Set<ShowClient>();
+  latest: StoredAvailability | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  readonly stop: () => void;
+
+  constructor(stop: () => void) {
+    this.stop = stop;
+  }
+
+  onUpdate(update: ShowUpdate, raw: string) {
+    const doc = { version: update.version, raw: availabilityText(raw) };
+    if (!this.latest || doc.version > this.latest.version) this.latest = doc;
+    for (const c of this.clients) {
+      if (c.early) c.early.push({ update, raw });
+      else deliver(c, update, doc);
+    }
+    if (!this.timer) this.timer = setTimeout(() => this.flush(), COALESCE_MS);
+  }
+
+  flush() {
+    this.timer = null;
+    const doc = this.latest;
+    if (!doc) return;
+    for (const c of this.clients) if (!c.early && c.sent < doc.version) sendAvailability(c, doc);
+  }
+
+  close() {
+    if (this.timer) clearTimeout(this.timer);
+    this.stop();
+  }
+}
+
+/** The `availability` member of a published update, cut out of its text (the worker writes it between these keys). */
+function availabilityText(raw: string): string {
+  const start = raw.indexOf(',"availability":') + ',"availability":'.length;
+  const end = raw.lastIndexOf(',"seats":') > 0 ? raw.lastIndexOf(',"seats":') : raw.lastIndexOf(',"reload":');
+  return raw.slice(start, end);
+}
+
+function sendAvailability(c: ShowClient, doc: StoredAvailability) {
+  c.sent = doc.version;
+  emit(c.reply.sse, c.reply, 'availability', doc.version, doc.raw);
+}
+
+/** The client can no longer be given every seat change in order: the latest availability, and word to reload the seat map. */
+function sendReload(c: ShowClient, doc: StoredAvailability, reason: string) {
+  sendAvailability(c, doc);
+  c.seen = doc.version;
+  emit(c.reply.sse, c.reply, 'reload', doc.version, JSON.stringify({ version: doc.version, reason }));
+}
+
+function sendSeats(c: ShowClient, version: number, changes: readonly SeatChange[]) {
+  c.seen = version;
+  if (changes.length > 0) emit(c.reply.sse, c.reply, 'seats', version, JSON.stringify({ version, changes }));
+}
+
+/** One update, in version order: seat changes at once (or a reload where versions were missed); availability waits for the hub's flush. */
+function deliver(c: ShowClient, update: ShowUpdate, doc: StoredAvailability) {
+  if (update.version <= c.seen) return;
+  if (update.reload) return sendReload(c, doc, 'rebuilt');
+  if (update.version !== c.seen + 1) return sendReload(c, doc, 'missed');
+  sendSeats(c, update.version, update.seats ?? []);
+}
+
+const SseResponse = (description: string) => ({
+  description,
+  content: { 'text/event-stream': { schema: Type.String({ description: 'Server-sent events (text/event-stream)' }) } },
+});
+
+export async function eventRoutes(appBase: FastifyInstance) {
+  const app = appBase.withTypeProvider<TypeBoxTypeProvider>();
+  const hubs = new Map<string, ShowHub>();
+  // Every open stream's close, so a shutdown ends them instead of waiting for their clients.
+  const open = new Set<() => void>();
+  app.addHook('preClose', async () => {
+    for (const close of [...open]) close();
+  });
+
+  /** Opens the stream for the rest of the connection; `cleanup` runs once when it ends. */
+  function keepOpen(request: FastifyRequest, reply: FastifyReply, cleanup: () => void) {
+    const close = () => reply.sse.close();
+    open.add(close);
+    reply.sse.keepAlive();
+    reply.sse.onClose(() => {
+      open.delete(close);
+      cleanup();
+    });
+    reply.header('x-request-id', request.id);
+    reply.sse.sendHeaders();
+  }
+
+  app.get('/v1/shows/:showId/events', {
+    sse: { kind: 'manual' },
+    schema: {
+      tags: ['shows'],
+      summary: "Follow a show's availability and seat map (server-sent events)",
+      description: [
+        'A `text/event-stream` of:',
+        '- `availability` — data: the show with per-tier counts (as GET /v1/shows/:showId, without `waiting`); `id:` its version. First at once, then whenever it changes, at most four a second (the latest version).',
+        '- `seats` — data: `{version, changes: [{id, status, expiresAt}]}`: assigned seats whose status changed in that version; `id:` the version. Sent as they happen, in version order.',
+        '- `reload` — data: `{version, reason}`: the seat changes since the client\'s Last-Event-ID are no longer kept (or some were missed); reload the seat map (GET /v1/shows/:showId/seats), the `availability` just before it is current.',
+        'Reconnecting with `Last-Event-ID` (as EventSource does) resumes: the current availability, then every `seats` event after that version. A comment line (`: heartbeat`) comes at least every 15 s.',
+      ].join('\n'),
+      params: ShowParams,
+      headers: Type.Object({ 'last-event-id': Type.Optional(Type.String({ description: 'The last id received, to resume' })) }),
+      response: { 200: SseResponse('The event stream'), ...problems('SHOW_NOT_FOUND', 'SERVER_BUSY') },
+    },
+  }, async (request, reply) => {
+    const { showId } = request.params;
+    const release = app.watchers.take();
+    const client: ShowClient = { reply, sent: 0, seen: 0, early: [] };
+    let hub = hubs.get(showId);
+    if (!hub) {
+      const stop = app.availability.follow(showId, (update, raw) => hubs.get(showId)?.onUpdate(update, raw));
+      hubs.set(showId, (hub = new ShowHub(stop)));
+    }
+    const theHub = hub;
+    theHub.clients.add(client);
+    const leave = () => {
+      release();
+      theHub.clients.delete(client);
+      if (theHub.clients.size === 0 && hubs.get(showId) === theHub) {
+        hubs.delete(showId);
+        theHub.close();
+      }
+    };
+    let current: StoredAvailability | null;
+    try {
+      // Registered before this read: nothing published in between is missed.
+      current = await app.availability.get(showId);
+      if (!current) throw new DomainError('SHOW_NOT_FOUND', `No show ${showId}`);
+    } catch (err) {
+      leave();
+      throw err;
+    }
+    keepOpen(request, reply, leave);
+    const resumeFrom = lastEventId(request);
+    if (resumeFrom === null || resumeFrom > current.version) {
+      sendAvailability(client, current);
+      client.seen = current.version;
+      if (resumeFrom !== null) emit(reply.sse, reply, 'reload', current.version, JSON.stringify({ version: current.version, reason: 'unknown version' }));
+    } else {
+      const missed = await app.availability.store.seatChangesSince(showId, resumeFrom, current.version).catch(() => null);
+      if (missed === null) sendReload(client, current, 'too old');
+      else {
+        sendAvailability(client, current);
+        client.seen = resumeFrom;
+        for (const m of missed) sendSeats(client, m.version, m.seats);
+      }
+    }
+    const early = client.early ?? [];
+    client.early = null;
+    for (const { update, raw } of early) deliver(client, update, { version: update.version, raw: availabilityText(raw) });
+    if (theHub.latest && theHub.latest.version > client.sent) sendAvailability(client, theHub.latest);
+  });
+
+  app.get('/v1/bookings/:bookingId/events', {
+    sse: { kind: 'manual' },
+    schema: {
+      tags: ['bookings'],
+      summary: "Follow a booking's status (server-sent events)",
+      description:
+        'A `text/event-stream` of `booking` events — data: the booking document (as GET /v1/bookings/:bookingId); `id:` its version — first at once, then on every change. The stream ends after a final status (REJECTED, EXPIRED, CANCELLED). With `Last-Event-ID` a version the client has already is not sent again. A comment line (`: heartbeat`) comes at least every 15 s.',
+      params: BookingParams,
+      headers: Type.Object({ 'last-event-id': Type.Optional(Type.String({ description: 'The last id received, to resume' })) }),
+      response: { 200: SseResponse('The event stream'), ...problems('BOOKING_NOT_FOUND', 'SERVER_BUSY') },
+    },
+  }, async (request, reply) => {
+    const { bookingId } = request.params;
+    const release = app.watchers.take();
+    let last = lastEventId(request) ?? 0;
+    const early: StoredBooking[] | null = [];
+    let live = false;
+    const deliver = (m: StoredBooking) => {
+      if (m.doc.version <= last) return;
+      last = m.doc.version;
+      emit(reply.sse, reply, 'booking', m.doc.version, m.raw);
+      if (TERMINAL_STATUSES.has(m.doc.status)) reply.sse.close();
+    };
+    const stop = app.status.follow(bookingId, (m) => (live ? deliver(m) : early.push(m)));
+    let current: StoredBooking | null;
+    try {
+      current = await app.status.get(bookingId);
+      if (!current) throw new DomainError('BOOKING_NOT_FOUND', `No booking ${bookingId}`);
+    } catch (err) {
+      stop();
+      release();
+      throw err;
+    }
+    keepOpen(request, reply, () => {
+      stop();
+      release();
+    });
+    deliver(current);
+    for (const m of early) deliver(m);
+    live = true;
+  });
+}
