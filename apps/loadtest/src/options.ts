@@ -66,6 +66,12 @@ export interface LoadTestOptions {
   connections: number;
   /** Creation attempts per buyer when the answer is 429/503 or the request times out (same Idempotency-Key). */
   attempts: number;
+  /** Per show, event streams open during the sale (GET /v1/shows/:id/events): the crowd watching. */
+  watchers: number;
+  /** Per show, clients polling GET /v1/shows/:id with If-None-Match during the sale. */
+  showPollers: number;
+  /** Milliseconds between one show poller's requests (0: back to back). */
+  showPollIntervalMs: number;
   seed: number;
   json: boolean;
   out: string | null;
@@ -132,6 +138,13 @@ Limits
   --connections N         keep-alive connections (default 2×concurrency+64, or 2048 with --rate)
   --attempts N            creation attempts on 429/503/timeout, same Idempotency-Key (default 3)
   --seed N                random seed, to repeat a run's choices
+
+The crowd watching (opened before the buyers, closed when they are done)
+  --watchers N            event streams per show (GET /v1/shows/:id/events); figures: events
+                          received and the SSE lag (worker commit → seat change received)
+  --show-pollers N        clients per show polling GET /v1/shows/:id with If-None-Match
+  --show-poll-interval MS between one poller's requests, as a page refreshing its counts
+                          (default 1000; 0 = back to back)
 
 Output
   --json                  print the result as JSON on stdout
@@ -217,6 +230,9 @@ export function resolveOptions(o: LoadTestOverrides = {}): LoadTestOptions {
     releaseTimeoutMs: o.releaseTimeoutMs ?? DEFAULTS.releaseTimeoutMs,
     connections: o.connections ?? (mode === 'open' ? 2048 : 2 * concurrency + 64),
     attempts: o.attempts ?? DEFAULTS.attempts,
+    watchers: o.watchers ?? 0,
+    showPollers: o.showPollers ?? 0,
+    showPollIntervalMs: o.showPollIntervalMs ?? 1000,
     seed: o.seed ?? Math.floor(Math.random() * 2 ** 31),
     json: o.json ?? false,
     out: o.out ?? null,
@@ -301,6 +317,9 @@ export function resolveOptions(o: LoadTestOverrides = {}): LoadTestOptions {
   int('--release-timeout', options.releaseTimeoutMs, 0, 3_600_000);
   int('--connections', options.connections, 1, 65_536);
   int('--attempts', options.attempts, 1, 100);
+  int('--watchers', options.watchers, 0, 100_000);
+  int('--show-pollers', options.showPollers, 0, 10_000);
+  int('--show-poll-interval', options.showPollIntervalMs, 0, 3_600_000);
   int('--seed', options.seed, 0, 2 ** 32 - 1);
   if (problems.length) throw new OptionsError(problems);
   return options;
@@ -390,6 +409,9 @@ export function parseOptions(argv: readonly string[]): ParsedArgs {
         'release-timeout': { type: 'string' },
         connections: { type: 'string' },
         attempts: { type: 'string' },
+        watchers: { type: 'string' },
+        'show-pollers': { type: 'string' },
+        'show-poll-interval': { type: 'string' },
         seed: { type: 'string' },
         json: { type: 'boolean' },
         out: { type: 'string' },
@@ -459,6 +481,9 @@ export function parseOptions(argv: readonly string[]): ParsedArgs {
   set('releaseTimeoutMs', num('release-timeout'));
   set('connections', num('connections'));
   set('attempts', num('attempts'));
+  set('watchers', num('watchers'));
+  set('showPollers', num('show-pollers'));
+  set('showPollIntervalMs', num('show-poll-interval'));
   set('seed', num('seed'));
   set('json', values.json as boolean | undefined);
   set('out', str('out'));

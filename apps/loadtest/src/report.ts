@@ -46,6 +46,12 @@ export function formatSummary(r: LoadTestResult): string {
   row('timeouts', `${f.timeouts}, network errors ${f.networkErrors}`);
   if (Object.keys(f.buyerFailures).length) row('buyers stopped', counts(f.buyerFailures));
   if (f.scheduleLagMs) row('schedule lag', pcts(f.scheduleLagMs));
+  if (f.audience) {
+    const a = f.audience;
+    row('watchers', `${n(a.streams)} streams, events ${counts(a.events) || 'none'}${Object.keys(a.streamErrors).length ? `, errors ${counts(a.streamErrors)}` : ''}`);
+    row('  SSE lag', pcts(a.sseLagMs));
+    if (a.showPolls) row('show polls', `${n(a.showPolls)} (${n(a.showPollsPerSec, 0)}/s), ${counts(a.showPollStatuses)}`);
+  }
   const d = f.durationsMs;
   row('durations', `setup ${(d.setup / 1000).toFixed(1)} s, buyers ${(d.buyers / 1000).toFixed(1)} s, releases ${(d.releases / 1000).toFixed(1)} s, verify ${(d.verify / 1000).toFixed(1)} s`);
   lines.push('');

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Booking, BookingList, BookingRequest, CreateShowBody, Seat, SeatList, Show } from '@booking/contracts';
+import { startAudience, type AudienceFigures } from './audience.js';
 import { ApiClient, retryAfterMs, type HttpResult, type Op } from './client.js';
 import type { LoadTestOptions } from './options.js';
 import { RateWindow, histogram, perSecond, span, summarize, timeSeries, bump, type Histogram, type Series, type Summary } from './stats.js';
@@ -99,6 +100,8 @@ export interface Figures {
   /** Open loop: how late buyers started against their schedule (the load generator keeping up). */
   scheduleLagMs: Summary | null;
   durationsMs: { setup: number; buyers: number; releases: number; verify: number; total: number };
+  /** The crowd watching during the sale (--watchers, --show-pollers); null without one. */
+  audience: AudienceFigures | null;
 }
 
 export interface LoadTestResult {
@@ -629,6 +632,7 @@ function computeFigures(
   ctx: RunContext,
   scheduleLag: number[] | null,
   durationsMs: Figures['durationsMs'],
+  audience: AudienceFigures | null = null,
 ): Figures {
   const rec = ctx.client.recorder;
   const decisionLatency: number[] = [];
@@ -683,6 +687,7 @@ function computeFigures(
     buyerFailures: failures,
     scheduleLagMs: scheduleLag ? summarize(scheduleLag) : null,
     durationsMs,
+    audience,
   };
 }
 
@@ -701,8 +706,19 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
   try {
     progress('setup');
     const shows = await prepareShows(client, options, runId);
+    const crowd =
+      options.watchers > 0 || options.showPollers > 0
+        ? await startAudience({ url: options.url, showIds: shows.map((s) => s.id), watchers: options.watchers, pollers: options.showPollers, pollIntervalMs: options.showPollIntervalMs })
+        : null;
     const setupMs = performance.now() - t0;
-    const phase = await runBuyers(client, shows, options, runId, hooks);
+    let phase: Awaited<ReturnType<typeof runBuyers>>;
+    try {
+      phase = await runBuyers(client, shows, options, runId, hooks);
+    } catch (err) {
+      await crowd?.stop();
+      throw err;
+    }
+    const audience = crowd ? await crowd.stop() : null;
     const isAborted = hooks.signal?.aborted === true;
     const serverErrors = { ...client.recorder.serverErrors };
     const tv = performance.now();
@@ -728,7 +744,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
       releases: phase.releasesMs,
       verify: verifyMs,
       total: performance.now() - t0,
-    });
+    }, audience);
     const rec = client.recorder;
     const releaseLags = phase.buyers.flatMap((b) => (b.release?.serverLagMs != null ? [b.release.serverLagMs] : []));
     const releaseObserved = phase.buyers.flatMap((b) => (b.release ? [b.release.observedLagMs] : []));

@@ -39,7 +39,7 @@ t.test('a literal -- that pnpm passes first is ignored', async (t) => {
 t.test('--help asks for the help text, which names every flag', async (t) => {
   t.same(parseOptions(['--help']), { help: true });
   t.same(parseOptions(['-h']), { help: true });
-  for (const flag of ['--url', '--admin-token', '--show', '--ga-capacity', '--seats', '--tiers', '--hold-ttl', '--buyers', '--concurrency', '--rate', '--quantity', '--exact-seats', '--hot-block', '--retry-share', '--confirm-share', '--decline-share', '--cancel-share', '--abandon-share', '--follow', '--poll-interval', '--timeout', '--json', '--out', '--quiet']) {
+  for (const flag of ['--url', '--admin-token', '--show', '--ga-capacity', '--seats', '--tiers', '--hold-ttl', '--buyers', '--concurrency', '--rate', '--quantity', '--exact-seats', '--hot-block', '--retry-share', '--confirm-share', '--decline-share', '--cancel-share', '--abandon-share', '--follow', '--poll-interval', '--timeout', '--watchers', '--show-pollers', '--show-poll-interval', '--json', '--out', '--quiet']) {
     t.match(HELP, flag, `help mentions ${flag}`);
   }
 });
@@ -51,6 +51,7 @@ t.test('every flag is read into the options', async (t) => {
     '--hot-block', '40', '--retry-share', '0.1', '--confirm-share', '.4', '--decline-share', '0.05', '--cancel-share', '0.05', '--abandon-share', '0.5',
     '--follow', 'poll', '--poll-interval', '500', '--poll-etag', '--wait', '20', '--timeout', '3000', '--decision-timeout', '9000',
     '--release-timeout', '4000', '--connections', '900', '--attempts', '5', '--seed', '42', '--json', '--out', 'out/dir', '--quiet',
+    '--watchers', '1000', '--show-pollers', '200', '--show-poll-interval', '0',
   );
   t.equal(o.url, 'http://10.0.0.5:8080');
   t.equal(o.adminToken, 'secret');
@@ -78,6 +79,7 @@ t.test('every flag is read into the options', async (t) => {
   t.equal(o.json, true);
   t.equal(o.out, 'out/dir');
   t.equal(o.quiet, true);
+  t.same([o.watchers, o.showPollers, o.showPollIntervalMs], [1000, 200, 0]);
 });
 
 t.test('--rate makes an open-loop run with a larger connection pool', async (t) => {
@@ -127,6 +129,8 @@ t.test('bad values are refused with a message naming the flag, all at once', asy
   t.match(problems('--seats', '1x2x3', '--exact-seats', '1', '--hot-block', '100').join('\n'), /larger than the seat map/);
   t.match(problems('--hot-block', '10').join('\n'), /only matters with --exact-seats/);
   t.match(problems('--ga-capacity', '200000').join('\n'), /at most 100000 seats/);
+  t.match(problems('--watchers', '100001').join('\n'), /--watchers must be an integer from 0 to 100000/);
+  t.match(problems('--show-pollers', 'many').join('\n'), /--show-pollers must be an integer/);
   t.match(problems('--bogus').join('\n'), /Unknown option '--bogus'/);
   t.match(problems('stray').join('\n'), /Unexpected argument 'stray'/);
   const many = problems('--buyers', '0', '--concurrency', '0', '--follow', 'x');

@@ -19,7 +19,7 @@ import type { RedisKeys } from './redis-keys.js';
  * - `seatLog(showId)`: stream, one entry per version with id `<version>-0` and field `c`: the
  *   JSON list of that version's assigned-seat changes; trimmed to about SEAT_LOG_LENGTH entries,
  *   deleted on a rebuild (a resume from before it reloads the seat map);
- * - `showChannel`: pub/sub, every change as `{"showId","version","availability","seats"}`, or
+ * - `showChannel`: pub/sub, every change as `{"showId","version","at","availability","seats"}`, or
  *   `{"showId","version","availability","reload":true}` after a rebuild.
  */
 
@@ -38,6 +38,8 @@ export interface ShowUpdate {
   availability: Show;
   /** Assigned-seat changes of this version; absent after a rebuild (then `reload`). */
   seats?: SeatChange[];
+  /** When the worker published the change, just after its commit (ms since the epoch, the worker's clock). */
+  at?: number;
   reload?: true;
 }
 
@@ -126,7 +128,7 @@ local rest = 4 + 2 * n
 local changes = ARGV[rest]
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[rest + 1], v .. '-0', 'c', changes)
 for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[rest + 2]) end
-redis.call('PUBLISH', ARGV[rest + 3], '{"showId":"' .. ARGV[rest + 4] .. '","version":' .. v .. ',"availability":' .. text .. ',"seats":' .. changes .. '}')
+redis.call('PUBLISH', ARGV[rest + 3], '{"showId":"' .. ARGV[rest + 4] .. '","version":' .. v .. ',"at":' .. ARGV[rest + 5] .. ',"availability":' .. text .. ',"seats":' .. changes .. '}')
 return 2`;
 
 // Replaces the whole document with a snapshot of the given version, unless Redis already has
@@ -210,6 +212,7 @@ export function createAvailabilityStore(redis: Redis, keys: RedisKeys): Availabi
         AVAILABILITY_TTL_SECONDS,
         keys.showChannel,
         showId,
+        Date.now(),
       );
       return outcome === 2 ? 'applied' : outcome === 1 ? 'already' : outcome === 0 ? 'missing' : 'gap';
     },

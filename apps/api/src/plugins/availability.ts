@@ -31,6 +31,8 @@ export interface Availability {
   watch(showId: string, version: number, ms: number): Promise<StoredAvailability | null>;
   /** Every change of the show published from now on (SSE); returns the unsubscribe. */
   follow(showId: string, listener: (update: ShowUpdate, raw: string) => void): () => void;
+  /** Long-polls waiting on a show's change right now. */
+  waiting(): number;
   store: AvailabilityStore;
 }
 
@@ -144,6 +146,7 @@ export const availabilityPlugin = fp(async (app: FastifyInstance, opts: { prefix
     },
     watch,
     follow,
+    waiting: () => pending.size,
     store,
   });
 

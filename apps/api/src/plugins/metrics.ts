@@ -49,7 +49,7 @@ export const metricsPlugin = fp(async (app: FastifyInstance) => {
   });
   new Gauge({
     name: 'booking_api_longpoll_waiters',
-    help: 'Requests waiting right now: kind=booking for Prefer: wait on a booking, kind=command for confirm/cancel awaiting the worker',
+    help: 'Requests waiting right now: kind=booking for Prefer: wait on a booking, kind=show on a show, kind=command for confirm/cancel awaiting the worker, kind=stream for open event streams',
     labelNames: ['kind'],
     registers: [registry],
     collect() {
@@ -57,6 +57,8 @@ export const metricsPlugin = fp(async (app: FastifyInstance) => {
       const waiting = app.hasDecorator('status') ? app.status.waiting() : { booking: 0, command: 0 };
       this.set({ kind: 'booking' }, waiting.booking);
       this.set({ kind: 'command' }, waiting.command);
+      this.set({ kind: 'show' }, app.hasDecorator('availability') ? app.availability.waiting() : 0);
+      this.set({ kind: 'stream' }, app.hasDecorator('watchers') ? app.watchers.open.stream : 0);
     },
   });
 

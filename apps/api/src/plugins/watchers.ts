@@ -10,11 +10,11 @@ declare module 'fastify' {
 
 export interface Watchers {
   /** Takes a slot for an event stream or a long-poll, or throws 503 SERVER_BUSY; returns the release (idempotent). */
-  take(): () => void;
-  /** Runs `fn` holding a slot. */
+  take(kind?: 'stream' | 'longpoll'): () => void;
+  /** Runs `fn` holding a long-poll's slot. */
   during<T>(fn: () => Promise<T>): Promise<T>;
-  /** Slots taken now. */
-  readonly open: number;
+  /** Slots taken now, by kind. */
+  readonly open: { stream: number; longpoll: number };
   readonly max: number;
 }
 
@@ -25,19 +25,19 @@ export interface Watchers {
  * process dies.
  */
 export const watchersPlugin = fp(async (app: FastifyInstance, opts: { max: number }) => {
-  let open = 0;
-  const take = () => {
-    if (open >= opts.max) {
+  const open = { stream: 0, longpoll: 0 };
+  const take = (kind: 'stream' | 'longpoll' = 'longpoll') => {
+    if (open.stream + open.longpoll >= opts.max) {
       throw new DomainError('SERVER_BUSY', `This server is following ${opts.max} streams and long-polls already; try again shortly or elsewhere`, {
         headers: { 'retry-after': '2' },
       });
     }
-    open++;
+    open[kind]++;
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      open--;
+      open[kind]--;
     };
   };
   app.decorate<Watchers>('watchers', {
@@ -51,7 +51,7 @@ export const watchersPlugin = fp(async (app: FastifyInstance, opts: { max: numbe
       }
     },
     get open() {
-      return open;
+      return { ...open };
     },
     max: opts.max,
   });

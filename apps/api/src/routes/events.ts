@@ -9,6 +9,8 @@ import { problems } from './http.js';
 
 /** Availability events of one stream: at most one per this many ms (the latest version then). */
 export const COALESCE_MS = 250;
+/** Seat changes are gathered this long, then sent to every stream of the show as one event. */
+export const SEATS_MS = 20;
 /** A stream whose client reads slower than this much unsent output is closed (it reconnects and resumes). */
 const MAX_BUFFERED_BYTES = 1 << 20;
 
@@ -43,13 +45,20 @@ interface ShowClient {
 
 /**
  * Everyone following one show on this API process: one subscription to the show's updates, and
- * one timer that sends the latest availability to all of them at most every COALESCE_MS, each
- * event formatted once per client by the SSE plugin. Seat changes go out as they come.
+ * one timer. Every SEATS_MS the seat changes that arrived meanwhile go to every client as one
+ * `seats` event, formatted once for all of them (a hot show commits tens of versions a second,
+ * and one event per version per client was a socket write each: 100,000 a second at 1,000
+ * streams); the latest availability goes out at most every COALESCE_MS.
  */
 class ShowHub {
   readonly clients = new Set<ShowClient>();
   latest: StoredAvailability | null = null;
+  /** Versions published since the last tick, in order (every one, so a client's `seen` stays contiguous). */
+  private queue: ShowUpdate[] = [];
   private timer: NodeJS.Timeout | null = null;
+  private availabilityAt = 0;
+  /** The latest version whose availability went to every client. */
+  private broadcast = 0;
   readonly stop: () => void;
 
   constructor(stop: () => void) {
@@ -59,18 +68,52 @@ class ShowHub {
   onUpdate(update: ShowUpdate, raw: string) {
     const doc = { version: update.version, raw: availabilityText(raw) };
     if (!this.latest || doc.version > this.latest.version) this.latest = doc;
-    for (const c of this.clients) {
-      if (c.early) c.early.push({ update, raw });
-      else deliver(c, update, doc);
+    for (const c of this.clients) if (c.early) c.early.push({ update, raw });
+    if (update.reload) {
+      // Rare (a rebuild): settle what is queued, then every client reloads.
+      this.tick();
+      for (const c of this.clients) if (!c.early && update.version > c.seen) sendReload(c, doc, 'rebuilt');
+      return;
     }
-    if (!this.timer) this.timer = setTimeout(() => this.flush(), COALESCE_MS);
+    this.queue.push(update);
+    this.schedule();
   }
 
-  flush() {
+  private schedule() {
+    if (!this.timer) this.timer = setTimeout(() => this.tick(), SEATS_MS);
+  }
+
+  private tick() {
+    if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    const queue = this.queue;
+    this.queue = [];
+    const changes = queue.flatMap((u) => u.seats ?? []);
+    // One event for the whole tick, formatted once; `at` is the oldest change's publish time, so a
+    // client measuring lag sees the longest wait.
+    const merged = changes.length > 0 ? JSON.stringify({ version: queue.at(-1)!.version, changes, ...(queue[0]!.at ? { at: queue[0]!.at } : {}) }) : null;
     const doc = this.latest;
-    if (!doc) return;
-    for (const c of this.clients) if (!c.early && c.sent < doc.version) sendAvailability(c, doc);
+    const availabilityDue = !!doc && doc.version > this.broadcast && Date.now() - this.availabilityAt >= COALESCE_MS;
+    if (availabilityDue) {
+      this.availabilityAt = Date.now();
+      this.broadcast = doc.version;
+    } else if (doc && doc.version > this.broadcast) {
+      this.schedule(); // the availability is due at a later tick
+    }
+    if (queue.length === 0 && !availabilityDue) return;
+    const first = queue[0]?.version ?? 0;
+    const last = queue.at(-1)?.version ?? 0;
+    for (const c of this.clients) {
+      if (c.early) continue;
+      // A client's events of one tick leave in one socket write: the write, not the bytes, is the cost.
+      c.reply.raw.cork();
+      if (queue.length > 0 && last > c.seen) {
+        if (c.seen === first - 1) sendSeats(c, last, merged);
+        else for (const u of queue) deliver(c, u, doc!, seatsText(u)); // joined or resumed mid-queue
+      }
+      if (availabilityDue && c.sent < doc!.version) sendAvailability(c, doc!);
+      c.reply.raw.uncork();
+    }
   }
 
   close() {
@@ -98,17 +141,23 @@ function sendReload(c: ShowClient, doc: StoredAvailability, reason: string) {
   emit(c.reply.sse, c.reply, 'reload', doc.version, JSON.stringify({ version: doc.version, reason }));
 }
 
-function sendSeats(c: ShowClient, version: number, changes: readonly SeatChange[]) {
+/** The data of a `seats` event; null when the version changed no assigned seat. */
+function seatsText(update: { version: number; seats?: readonly SeatChange[]; at?: number }): string | null {
+  if (!update.seats?.length) return null;
+  return JSON.stringify({ version: update.version, changes: update.seats, ...(update.at ? { at: update.at } : {}) });
+}
+
+function sendSeats(c: ShowClient, version: number, text: string | null) {
   c.seen = version;
-  if (changes.length > 0) emit(c.reply.sse, c.reply, 'seats', version, JSON.stringify({ version, changes }));
+  if (text !== null) emit(c.reply.sse, c.reply, 'seats', version, text);
 }
 
 /** One update, in version order: seat changes at once (or a reload where versions were missed); availability waits for the hub's flush. */
-function deliver(c: ShowClient, update: ShowUpdate, doc: StoredAvailability) {
+function deliver(c: ShowClient, update: ShowUpdate, doc: StoredAvailability, seats: string | null) {
   if (update.version <= c.seen) return;
   if (update.reload) return sendReload(c, doc, 'rebuilt');
   if (update.version !== c.seen + 1) return sendReload(c, doc, 'missed');
-  sendSeats(c, update.version, update.seats ?? []);
+  sendSeats(c, update.version, seats);
 }
 
 const SseResponse = (description: string) => ({
@@ -146,7 +195,7 @@ export async function eventRoutes(appBase: FastifyInstance) {
       description: [
         'A `text/event-stream` of:',
         '- `availability` — data: the show with per-tier counts (as GET /v1/shows/:showId, without `waiting`); `id:` its version. First at once, then whenever it changes, at most four a second (the latest version).',
-        '- `seats` — data: `{version, changes: [{id, status, expiresAt}]}`: assigned seats whose status changed in that version; `id:` the version. Sent as they happen, in version order.',
+        '- `seats` — data: `{version, changes: [{id, status, expiresAt}], at}`: assigned seats whose status changed in that version (`at`: when the worker published it, ms since the epoch; absent on a resume); `id:` the version. Sent as they happen, in version order.',
         '- `reload` — data: `{version, reason}`: the seat changes since the client\'s Last-Event-ID are no longer kept (or some were missed); reload the seat map (GET /v1/shows/:showId/seats), the `availability` just before it is current.',
         'Reconnecting with `Last-Event-ID` (as EventSource does) resumes: the current availability, then every `seats` event after that version. A comment line (`: heartbeat`) comes at least every 15 s.',
       ].join('\n'),
@@ -156,7 +205,7 @@ export async function eventRoutes(appBase: FastifyInstance) {
     },
   }, async (request, reply) => {
     const { showId } = request.params;
-    const release = app.watchers.take();
+    const release = app.watchers.take('stream');
     const client: ShowClient = { reply, sent: 0, seen: 0, early: [] };
     let hub = hubs.get(showId);
     if (!hub) {
@@ -194,12 +243,12 @@ export async function eventRoutes(appBase: FastifyInstance) {
       else {
         sendAvailability(client, current);
         client.seen = resumeFrom;
-        for (const m of missed) sendSeats(client, m.version, m.seats);
+        for (const m of missed) sendSeats(client, m.version, seatsText(m));
       }
     }
     const early = client.early ?? [];
     client.early = null;
-    for (const { update, raw } of early) deliver(client, update, { version: update.version, raw: availabilityText(raw) });
+    for (const { update, raw } of early) deliver(client, update, { version: update.version, raw: availabilityText(raw) }, seatsText(update));
     if (theHub.latest && theHub.latest.version > client.sent) sendAvailability(client, theHub.latest);
   });
 
@@ -216,7 +265,7 @@ export async function eventRoutes(appBase: FastifyInstance) {
     },
   }, async (request, reply) => {
     const { bookingId } = request.params;
-    const release = app.watchers.take();
+    const release = app.watchers.take('stream');
     let last = lastEventId(request) ?? 0;
     const early: StoredBooking[] | null = [];
     let live = false;

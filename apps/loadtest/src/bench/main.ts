@@ -5,13 +5,15 @@ import { cpus, totalmem } from 'node:os';
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { readFile } from 'node:fs/promises';
+import { startAudience } from '../audience.js';
 import { resolveOptions, runLoadTest, type LoadTestOverrides, type LoadTestResult } from '../index.js';
 import { hammer, holdTransactionBaseline, redisGetBaseline } from './baselines.js';
 import { PARTS, cpuTotals, cpuUsed } from './cpu.js';
 import { Redis } from 'ioredis';
 import { ADMIN_TOKEN, REDIS_URL, startLocalSystem, type LocalSystem } from '../local-system.js';
 
-const SCENARIOS = ['hot', 'seatmap', 'many', 'polling', 'expiry', 'accept', 'clients'] as const;
+const SCENARIOS = ['hot', 'seatmap', 'many', 'polling', 'expiry', 'accept', 'clients', 'watchers'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const HELP = `pnpm bench -- [options]
@@ -48,6 +50,33 @@ function verdictRow(name: string, r: LoadTestResult): Row {
 
 async function load(sys: LocalSystem, o: LoadTestOverrides): Promise<LoadTestResult> {
   return runLoadTest(resolveOptions({ url: sys.url, adminToken: ADMIN_TOKEN, quiet: true, retryShare: 0, ...o }));
+}
+
+/** Creates a show through the API (admin), with the bench's defaults for what is not given. */
+async function createShow(sys: LocalSystem, o: { seating?: unknown[]; generalAdmission?: unknown[] }): Promise<{ id: string; version: number }> {
+  const tiers = [{ code: 'SEAT', name: 'Seated', priceCents: 6000, currency: 'EUR' }, { code: 'GA', name: 'Standing', priceCents: 4500, currency: 'EUR' }];
+  const res = await fetch(`${sys.url}/v1/shows`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
+    body: JSON.stringify({ name: 'bench', venue: 'bench', startsAt: '2031-01-01T20:00:00Z', holdTtlSeconds: 600, tiers, ...o }),
+  });
+  if (res.status !== 201) throw new Error(`creating the bench show: ${res.status} ${await res.text()}`);
+  return (await res.json()) as { id: string; version: number };
+}
+
+/** Resident memory of a process (Linux /proc), in KiB; null elsewhere. */
+async function rssKb(pid: number | undefined): Promise<number | null> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => null);
+  const m = status && /^VmRSS:\s+(\d+) kB/m.exec(status);
+  return m ? Number(m[1]) : null;
+}
+
+/** The API's event-loop delay since the last scrape (prom-client resets it when scraped), in seconds. */
+async function apiEventLoop(url: string): Promise<{ p99: number; max: number } | null> {
+  const text = await fetch(`${url}/metrics`).then((r) => r.text(), () => '');
+  const p99 = /^nodejs_eventloop_lag_p99_seconds (\S+)$/m.exec(text)?.[1];
+  const max = /^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text)?.[1];
+  return p99 && max ? { p99: Number(p99), max: Number(max) } : null;
 }
 
 async function main() {
@@ -250,6 +279,68 @@ async function main() {
       rows.push({ scenario: '5,000 clients', figure: 'errors (network) / timeouts', value: `${fmt(f.networkErrors)} / ${fmt(f.timeouts)}` });
       rows.push(verdictRow('5,000 clients', r));
       rows.push(...cpu);
+    }
+    if (runs('watchers')) {
+      // (1) The crowd's first question, "how many seats are left", of a 20,000-seat show.
+      await fresh();
+      say('watchers: GET /v1/shows/:id of a 20,000-seat show (5,000 assigned + 15,000 GA), 50 clients, 10 s');
+      const big = await createShow(sys, { seating: [{ section: 'A', tier: 'SEAT', rows: 50, seatsPerRow: 100 }], generalAdmission: [{ tier: 'GA', capacity: 15_000 }] });
+      const seconds = 10 * Math.min(1, scale * 2);
+      const plain = await hammer(sys.url, [`/v1/shows/${big.id}`], { clients: 50, seconds });
+      const cached = await hammer(sys.url, [`/v1/shows/${big.id}`], { clients: 50, seconds, headers: () => ({ 'if-none-match': `"${big.version}"` }) });
+      say('baseline (b): a bare Fastify route answering from one Redis GET, 50 clients');
+      const base = await redisGetBaseline({ clients: 50, seconds });
+      rows.push({ scenario: 'watchers', figure: 'GET /v1/shows/:id (20,000 seats) requests/s (p99 ms)', value: `${fmt(plain.rps)} (${fmt(plain.p99, 1)})`, baseline: `${fmt(base.rps)} (b)`, ratio: ratio(plain.rps, base.rps) });
+      rows.push({ scenario: 'watchers', figure: 'same with If-None-Match → 304, requests/s (p99 ms)', value: `${fmt(cached.rps)} (${fmt(cached.p99, 1)})`, baseline: `${fmt(base.rps)} (b)`, ratio: ratio(cached.rps, base.rps) });
+      rows.push({ scenario: 'watchers', figure: 'answers', value: `${JSON.stringify(plain.statuses)} / ${JSON.stringify(cached.statuses)}` });
+
+      // (2) The hot show's sale alone, then with the crowd watching it, each on a fresh system.
+      const hot: LoadTestOverrides = { buyers: n(20_000), concurrency: 500, layout: { ga: [{ code: 'GA', capacity: 5000, priceCents: 4500 }], holdTtlSeconds: 5 } };
+      const watchers = Math.round(1000 * Math.min(1, scale * 2));
+      await fresh();
+      say(`watchers: the hot show alone (${n(20_000)} buyers)`);
+      const alone = await load(sys, hot);
+      await fresh();
+      say(`watchers: the same sale with ${watchers} SSE watchers and 200 clients polling the show with If-None-Match once a second`);
+      const [crowd, cpu] = await measured('watchers', () => load(sys, { ...hot, watchers, showPollers: 200 }));
+      const a = crowd.figures.audience;
+      rows.push({ scenario: 'watchers', figure: 'hot show alone: decisions/s', value: fmt(alone.figures.decisionsPerSec) });
+      rows.push({ scenario: 'watchers', figure: `hot show with ${watchers} streams + 200 pollers (1/s each): decisions/s`, value: fmt(crowd.figures.decisionsPerSec), baseline: `${fmt(alone.figures.decisionsPerSec)} (alone)`, ratio: ratio(crowd.figures.decisionsPerSec, alone.figures.decisionsPerSec) });
+      rows.push({ scenario: 'watchers', figure: 'decision latency p99 alone / watched (ms)', value: `${fmt(alone.figures.decisionLatencyMs.p99, 1)} / ${fmt(crowd.figures.decisionLatencyMs.p99, 1)}` });
+      rows.push({ scenario: 'watchers', figure: 'streams / events received / show polls (per s) / answers', value: a ? `${fmt(a.streams)} / ${JSON.stringify(a.events)} / ${fmt(a.showPolls)} (${fmt(a.showPollsPerSec)}) / ${JSON.stringify(a.showPollStatuses)}${Object.keys(a.streamErrors).length ? ` / errors ${JSON.stringify(a.streamErrors)}` : ''}` : 'n/a' });
+      rows.push(verdictRow('watchers (alone)', alone));
+      rows.push(verdictRow('watchers (watched)', crowd));
+      rows.push(...cpu);
+      // The same pollers with no pause at all: a stress of GET /v1/shows/:id during the sale, not a crowd of pages.
+      await fresh();
+      say('watchers: the same sale with the 200 pollers back to back (no interval)');
+      const hammered = await load(sys, { ...hot, watchers, showPollers: 200, showPollIntervalMs: 0 });
+      const h = hammered.figures.audience;
+      rows.push({ scenario: 'watchers', figure: `hot show with ${watchers} streams + 200 back-to-back pollers: decisions/s (show polls/s)`, value: `${fmt(hammered.figures.decisionsPerSec)} (${fmt(h?.showPollsPerSec)})`, baseline: `${fmt(alone.figures.decisionsPerSec)} (alone)`, ratio: ratio(hammered.figures.decisionsPerSec, alone.figures.decisionsPerSec) });
+      rows.push(verdictRow('watchers (hammered)', hammered));
+
+      // (3) SSE lag and fan-out: a seat-map sale whose every hold is a `seats` event to each stream.
+      await fresh();
+      const layout = { ga: [], seating: { sections: 4, rows: 20, seatsPerRow: 25, tier: 'SEAT', priceCents: 6000 }, holdTtlSeconds: 5 };
+      const idle = await createShow(sys, { seating: [{ section: 'A', tier: 'SEAT', rows: 10, seatsPerRow: 10 }] });
+      const rssBefore = await rssKb(sys.api.child.pid);
+      const audience = await startAudience({ url: sys.url, showIds: [idle.id], watchers, pollers: 0, pollIntervalMs: 0 });
+      await new Promise((r) => setTimeout(r, 1000));
+      const rssAfter = await rssKb(sys.api.child.pid);
+      await audience.stop();
+      rows.push({ scenario: 'watchers', figure: 'API memory per open stream (RSS, KiB)', value: rssBefore && rssAfter ? fmt((rssAfter - rssBefore) / Math.max(1, watchers), 1) : 'n/a' });
+      const lagRows = async (what: string, o: LoadTestOverrides) => {
+        await apiEventLoop(sys.url); // resets the API's event-loop histogram
+        say(`watchers: SSE lag, ${what}, with ${watchers} streams on the show`);
+        const r = await load(sys, { exactSeatsShare: 1, layout, watchers, ...o });
+        const loop = await apiEventLoop(sys.url);
+        const lag = r.figures.audience?.sseLagMs;
+        rows.push({ scenario: 'watchers', figure: `SSE lag (commit → seats event), ${what}, ${watchers} streams: p50 / p99 / max (ms)`, value: lag ? `${fmt(lag.p50, 1)} / ${fmt(lag.p99, 1)} / ${fmt(lag.max, 1)} (${fmt(lag.count)} samples)` : 'n/a' });
+        rows.push({ scenario: 'watchers', figure: `API event-loop delay meanwhile: p99 / max (ms); decisions/s`, value: `${loop ? `${fmt(loop.p99 * 1000, 1)} / ${fmt(loop.max * 1000, 1)}` : 'n/a'}; ${fmt(r.figures.decisionsPerSec)}` });
+        rows.push(verdictRow(`watchers (${what})`, r));
+      };
+      await lagRows('a steady on-sale of 200 exact-seat buyers/s', { mode: 'open', rate: 200, buyers: n(2000) });
+      await lagRows(`a seat-map sale as fast as it goes (${n(5000)} buyers)`, { buyers: n(5000), concurrency: 200 });
     }
   } finally {
     say('stopping the system');
