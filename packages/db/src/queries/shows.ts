@@ -129,16 +129,24 @@ export async function getAvailability(sql: Sql, showId: string): Promise<{ show:
 
 /**
  * Bumps the availability version of these shows inside the caller's transaction, which changed
- * their seats; answers each show's new version. The rows are locked in id order, so two
- * transactions bumping overlapping shows (a sweep and a group commit) cannot deadlock; the lock
- * is held to commit, so versions follow commit order.
+ * their seats; answers each show's new version. The row lock is held to commit, so versions
+ * follow commit order. A plain UPDATE of a non-key column takes FOR NO KEY UPDATE, which does
+ * not conflict with the FOR KEY SHARE locks that inserting bookings (their foreign key to shows)
+ * takes: a `SELECT … FOR UPDATE` here instead made 32 concurrent holds of one show wait on each
+ * other for ever. Rows are visited in id order, so two transactions bumping overlapping shows (a
+ * sweep and a group commit) rarely deadlock, and a deadlock is retried like any other.
  */
 export async function bumpShowVersions(tx: Executor, showIds: readonly string[]): Promise<Map<string, number>> {
   if (showIds.length === 0) return new Map();
-  const rows = await tx<{ id: string; version: string }[]>`
-    update shows set version = version + 1
-     where id in (select id from shows where id = any(${[...new Set(showIds)]}::uuid[]) order by id for update)
-    returning id, version`;
+  const ids = [...new Set(showIds)].sort();
+  const rows =
+    ids.length === 1
+      ? await tx<{ id: string; version: string }[]>`update shows set version = version + 1 where id = ${ids[0]!} returning id, version`
+      : await tx<{ id: string; version: string }[]>`
+          update shows set version = shows.version + 1
+            from (select unnest(${ids}::uuid[]) as id order by 1) o
+           where shows.id = o.id and shows.id = any(${ids}::uuid[])
+          returning shows.id, shows.version`;
   return new Map(rows.map((r) => [r.id, Number(r.version)]));
 }
 
