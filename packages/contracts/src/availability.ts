@@ -18,7 +18,8 @@ import type { RedisKeys } from './redis-keys.js';
  * - `seatStatus(showId)`: hash seatId → `HELD <expiresAt>` | `SOLD` (AVAILABLE seats absent);
  * - `seatLog(showId)`: stream, one entry per version with id `<version>-0` and field `c`: the
  *   JSON list of that version's assigned-seat changes; trimmed to about SEAT_LOG_LENGTH entries,
- *   deleted on a rebuild (a resume from before it reloads the seat map);
+ *   started again on a rebuild with one entry `R` at the rebuilt version (a resume from before
+ *   it reloads the seat map);
  * - `showChannel`: pub/sub, every change as `{"showId","version","at","availability","seats"}`, or
  *   `{"showId","version","availability","reload":true}` after a rebuild.
  */
@@ -127,7 +128,9 @@ end
 local rest = 4 + 2 * n
 local changes = ARGV[rest]
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[rest + 1], v .. '-0', 'c', changes)
-for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[rest + 2]) end
+-- The keys' lifetime is renewed every 64 versions, not every write: a show quiet for the whole
+-- TTL loses its document, which the next read or commit rebuilds.
+if v % 64 == 0 then for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[rest + 2]) end end
 redis.call('PUBLISH', ARGV[rest + 3], '{"showId":"' .. ARGV[rest + 4] .. '","version":' .. v .. ',"at":' .. ARGV[rest + 5] .. ',"availability":' .. text .. ',"seats":' .. changes .. '}')
 return 2`;
 
@@ -147,6 +150,9 @@ while i <= #ARGV do
   i = last + 1
 end
 for k = 1, 2 do redis.call('EXPIRE', KEYS[k], ARGV[3]) end
+-- The log starts again at this version, marked as a rebuild (no changes can be given across it).
+redis.call('XADD', KEYS[3], v .. '-0', 'c', 'R')
+redis.call('EXPIRE', KEYS[3], ARGV[3])
 redis.call('PUBLISH', ARGV[4], '{"showId":"' .. ARGV[5] .. '","version":' .. v .. ',"availability":' .. ARGV[2] .. ',"reload":true}')
 return 1`;
 
@@ -233,6 +239,7 @@ export function createAvailabilityStore(redis: Redis, keys: RedisKeys): Availabi
     async seatChangesSince(showId, version, current) {
       if (version >= current) return [];
       const entries = (await redis.xrange(keys.seatLog(showId), `${version + 1}-0`, '+', 'COUNT', current - version)) as [string, string[]][];
+      if (entries.some(([, fields]) => fields[1] === 'R')) return null; // a rebuild in between
       const out = entries.map(([id, fields]) => ({ version: Number(id.split('-')[0]), seats: JSON.parse(fields[1] ?? '[]') as SeatChange[] }));
       // Complete only if it starts right after `version` and has no hole up to where it ends.
       if (out.length === 0 || out[0]!.version !== version + 1) return null;
