@@ -215,6 +215,17 @@ t.test('bad input', async (t) => {
     expectProblem(t, await call('PATCH', `/v1/shows/${showA.id}`, { body: { venue: 'nul\u0000here' }, admin: true }), 400, 'VALIDATION_FAILED', ['/body/venue']);
   });
 
+  await t.test('text with a lone UTF-16 surrogate (no UTF-8 encodes it, Postgres refuses it) is 400, not accepted', async (t) => {
+    const raw = (body: string) => ({ raw: body, headers: { 'content-type': 'application/json' } });
+    expectProblem(t, await call('POST', `/v1/shows/${showA.id}/bookings`, raw('{"items":[{"tier":"GA","quantity":1}],"customerRef":"\\ud800"}')), 400, 'VALIDATION_FAILED', ['/body/customerRef']);
+    expectProblem(t, await call('POST', `/v1/shows/${showA.id}/bookings`, raw('{"items":[{"tier":"GA","quantity":1}],"customerRef":"a\\udc00b"}')), 400, 'VALIDATION_FAILED', ['/body/customerRef']);
+    expectProblem(t, await call('PATCH', `/v1/shows/${showA.id}`, { ...raw('{"name":"x\\ud83d"}'), admin: true }), 400, 'VALIDATION_FAILED', ['/body/name']);
+    // A surrogate pair is one character (an emoji): accepted, on the show meant for bookings.
+    const emoji = await call('POST', `/v1/shows/${showC.id}/bookings`, raw('{"items":[{"tier":"GA","quantity":1}],"customerRef":"fan \\ud83c\\udfab"}'));
+    t.equal(emoji.status, 202, 'an emoji is fine');
+    onPurpose.add((emoji.body as unknown as { id: string }).id);
+  });
+
   await t.test('an Idempotency-Key that is too long or not printable ASCII is 400', async (t) => {
     expectProblem(t, await bookA(ga(1), { 'idempotency-key': 'k'.repeat(256) }), 400, 'VALIDATION_FAILED', ['/headers/idempotency-key']);
     expectProblem(t, await bookA(ga(1), { 'idempotency-key': 'has space' }), 400, 'VALIDATION_FAILED', ['/headers/idempotency-key']);

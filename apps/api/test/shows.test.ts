@@ -401,11 +401,18 @@ t.test('show API', async (t) => {
       '/v1/bookings/{bookingId}': ['get'],
       '/v1/bookings/{bookingId}/confirm': ['post'],
       '/v1/bookings/{bookingId}/cancel': ['post'],
+      '/v1/shows/{showId}/events': ['get'],
+      '/v1/bookings/{bookingId}/events': ['get'],
       '/health/live': ['get'],
       '/health/ready': ['get'],
     };
     for (const [path, methods] of Object.entries(expected)) {
       for (const method of methods) t.ok(doc.paths?.[path]?.[method], `${method.toUpperCase()} ${path} is documented`);
+    }
+    for (const [path, events] of [['/v1/shows/{showId}/events', ['availability', 'seats', 'reload']], ['/v1/bookings/{bookingId}/events', ['booking']]] as const) {
+      const op = doc.paths?.[path]?.get as { description?: string; responses?: Record<string, { content?: Record<string, unknown> }> } | undefined;
+      t.ok(op?.responses?.['200']?.content?.['text/event-stream'], `${path} answers text/event-stream`);
+      for (const e of events) t.match(op?.description ?? '', `\`${e}\``, `${path} documents its ${e} events`);
     }
     for (const [path, ops] of Object.entries(doc.paths ?? {})) {
       for (const [method, op] of Object.entries(ops)) {

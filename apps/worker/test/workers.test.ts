@@ -268,14 +268,15 @@ for (const drained of [false, true]) t.test(drained ? 'drained shows' : 'a BullM
     t.match(failed?.failedReason, /malformed hold job/);
   });
 
-  await t.test('a command no transaction can decide (its show does not exist) fails once, loudly', async (t) => {
+  await t.test('a hold no transaction can decide (its show does not exist) is decided REJECTED as INVALID_REQUEST at once, not retried', async (t) => {
     const showId = randomUUID();
-    const job = await queues.add('hold', holdCmd(showId));
+    const cmd = holdCmd(showId);
+    const job = await queues.add('hold', cmd);
     await redis.zadd(keys.activeShows, Date.now(), showId);
-    await until('failed', async () => (await job.getState()) === 'failed');
-    const failed = await queues.get(showId).getJob(job.id!);
-    t.equal(failed?.attemptsMade, 1);
-    t.match(failed?.failedReason, /does not exist/);
+    const decided = await until('decided', async () => doc(cmd.bookingId));
+    t.equal(decided.status, 'REJECTED');
+    t.equal(decided.rejection?.code, 'INVALID_REQUEST');
+    t.notOk(await queues.get(showId).getJob(job.id!), 'the job completed (and was removed) on its first attempt');
   });
 
   await t.test('an expiry job that fires before expiresAt (by database time) goes back to delayed', async (t) => {

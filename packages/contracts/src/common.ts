@@ -6,11 +6,14 @@ export const Timestamp = Type.String({ format: 'date-time', description: 'RFC 33
 export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
 /**
- * Free text. Postgres cannot store U+0000 in text, so it is refused here, at the edge, rather
- * than failing a write later (in the worker, long after the client was told 202).
+ * Free text. Postgres cannot store U+0000 in text, nor a lone UTF-16 surrogate (`"\ud800"` in
+ * JSON: no UTF-8 encodes it), so both are refused here, at the edge, rather than failing a write
+ * later (in the worker, long after the client was told 202). Patterns are matched as Unicode
+ * (ajv and TypeBox both compile them with the `u` flag), so a surrogate pair — an emoji — is one
+ * code point above U+FFFF and passes; only a surrogate standing alone falls in the range refused.
  */
 export const Text = (opts: { minLength?: number; maxLength: number; description?: string }) =>
-  Type.String({ pattern: '^[^\\u0000]*$', ...opts });
+  Type.String({ pattern: '^[^\\u0000\\uD800-\\uDFFF]*$', ...opts });
 
 export const TierCode = Type.String({ pattern: '^[A-Z0-9_]{1,16}$', description: 'Tier code, e.g. VIP, FRONT, GA' });
 export const Currency = Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 currency code' });

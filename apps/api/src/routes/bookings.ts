@@ -140,6 +140,7 @@ export async function bookingRoutes(appBase: FastifyInstance, opts: { commandTim
     const accepted = await app.status.accept(pending, key ? { key, value: `${pending.id} ${digest}` } : null);
     let bookingId = pending.id;
     let waiting: Promise<StoredBooking | null> | null = null;
+    let current: StoredBooking | null = null;
     if (!accepted.accepted) {
       const [existingId, existingDigest] = accepted.existing.split(' ');
       if (existingDigest !== digest) {
@@ -147,6 +148,20 @@ export async function bookingRoutes(appBase: FastifyInstance, opts: { commandTim
       }
       bookingId = existingId!;
       if (wait) waiting = app.status.waitForChange(bookingId, 1, wait * 1000);
+      // A retry of a booking still PENDING makes sure its hold is queued: the first request may
+      // have died (or Redis blipped) between writing the document and adding the job. The job id
+      // is the booking's, so a job still queued is not added twice.
+      current = await app.status.get(bookingId);
+      if (current?.doc.status === 'PENDING') {
+        await app.commands.enqueue('hold', {
+          bookingId,
+          showId,
+          request: current.doc.request,
+          customerRef: current.doc.customerRef,
+          idempotencyKey: key,
+          acceptedAt: current.doc.createdAt,
+        });
+      }
     } else {
       // Registered before the enqueue, so the worker's publish cannot come first and be missed.
       if (wait) waiting = app.status.waitForChange(bookingId, 1, wait * 1000);
@@ -170,7 +185,7 @@ export async function bookingRoutes(appBase: FastifyInstance, opts: { commandTim
     }
 
     const decided = waiting ? await waiting : null;
-    const stored = decided ?? (bookingId === pending.id ? { raw: JSON.stringify(pending), doc: pending } : await app.status.get(bookingId));
+    const stored = decided ?? (bookingId === pending.id ? { raw: JSON.stringify(pending), doc: pending } : current);
     if (!stored) throw new DomainError('SERVICE_UNAVAILABLE', 'The booking for this Idempotency-Key is not readable right now', { headers: { 'retry-after': '1' } });
     if (wait) reply.header('preference-applied', `wait=${wait}`);
     reply.header('location', `/v1/bookings/${bookingId}`);

@@ -109,5 +109,6 @@ export const RejectionCodes = {
   SALES_CLOSED: 'Sales for this show are closed',
   TOO_MANY_SEATS: "The request asks for more seats than the show's maxSeatsPerBooking",
   DUPLICATE_REQUEST: 'Another booking already used this Idempotency-Key',
+  INVALID_REQUEST: 'The request was accepted but holds something that cannot be applied; nothing was held',
 } as const;
 export type RejectionCode = keyof typeof RejectionCodes;

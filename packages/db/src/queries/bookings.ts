@@ -426,6 +426,74 @@ export async function decideHoldsOfShows(tx: Executor, batches: readonly (readon
   );
 }
 
+/** What is known of a hold that cannot be applied (its payload may be what Postgres refuses). */
+export interface UndecidableHold {
+  bookingId: string;
+  showId: string;
+  acceptedAt: string;
+  idempotencyKey: string | null;
+}
+
+/**
+ * Decides a hold that can never be applied (a value Postgres refuses, a show that does not
+ * exist): REJECTED with INVALID_REQUEST, so the booking gets a decision instead of staying
+ * PENDING for ever. Nothing of the request is stored (it may be what was refused), the key is
+ * kept unless another booking has it. Returns the booking's document: this decision, or the one
+ * it already had; null when not even a rejection can be recorded (no such show): the caller
+ * then publishes `invalidHoldDoc` alone.
+ */
+export async function rejectUndecidableHold(sql: Sql, hold: UndecidableHold): Promise<Booking | null> {
+  return inTransaction(sql, async (tx) => {
+    const [show] = await tx<{ id: string }[]>`select id from shows where id = ${hold.showId}`;
+    if (!show) return null;
+    const [taken] = hold.idempotencyKey ? await tx<{ id: string }[]>`select id from bookings where idempotency_key = ${hold.idempotencyKey}` : [];
+    const inserted = await tx<{ id: string }[]>`
+      with b as (
+        insert into bookings (id, show_id, status, version, request, idempotency_key, rejection_code, rejection_detail,
+                              accepted_at, rejected_at, updated_at)
+        values (${hold.bookingId}, ${hold.showId}, 'REJECTED', 2, '{}', ${taken ? null : hold.idempotencyKey}, 'INVALID_REQUEST',
+                ${RejectionCodes.INVALID_REQUEST}, ${hold.acceptedAt}, now(), now())
+        on conflict (id) do nothing
+        returning id, accepted_at
+      ), e as (
+        insert into booking_events (booking_id, from_status, to_status, at)
+        select id, null, 'PENDING', accepted_at from b
+        union all
+        select id, 'PENDING', 'REJECTED', now() from b
+      )
+      select id from b`;
+    if (inserted.length === 0 && !(await tx`select 1 from bookings where id = ${hold.bookingId}`).length) return null;
+    const [doc] = await getBookingDocs(tx, [hold.bookingId]);
+    return doc ?? null;
+  });
+}
+
+/** The document of a rejection no row could be written for (published to Redis only). */
+export function invalidHoldDoc(hold: UndecidableHold): Booking {
+  const now = new Date().toISOString();
+  return {
+    id: hold.bookingId,
+    showId: hold.showId,
+    status: 'REJECTED',
+    version: 2,
+    request: {},
+    customerRef: null,
+    seats: [],
+    totalCents: null,
+    currency: null,
+    expiresAt: null,
+    rejection: { code: 'INVALID_REQUEST', detail: RejectionCodes.INVALID_REQUEST },
+    payment: null,
+    refund: null,
+    createdAt: hold.acceptedAt,
+    updatedAt: now,
+    transitions: [
+      { status: 'PENDING', at: hold.acceptedAt },
+      { status: 'REJECTED', at: now },
+    ],
+  };
+}
+
 /** Hold commands of one show, decided in one transaction (retried whole on contention). */
 export function holdSeatsBatch(sql: Sql, cmds: readonly HoldJob[]): Promise<Decision[]> {
   return inTransaction(sql, (tx) => decideHolds(tx, cmds));
