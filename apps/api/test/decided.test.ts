@@ -2,30 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import postgres from 'postgres';
 import t from 'tap';
-import { jobId, showQueueName, type Booking } from '@booking/contracts';
+import { jobId, pendingBooking, showQueueName, type Booking } from '@booking/contracts';
 import { sleep, startSystem } from './helpers/system.js';
 
-const pendingDoc = (showId: string): Booking => {
-  const at = new Date().toISOString();
-  return {
-    id: randomUUID(),
-    showId,
-    status: 'PENDING',
-    version: 1,
-    request: { items: [{ tier: 'GA', quantity: 1 }] },
-    customerRef: null,
-    seats: [],
-    totalCents: null,
-    currency: null,
-    expiresAt: null,
-    rejection: null,
-    payment: null,
-    refund: null,
-    createdAt: at,
-    updatedAt: at,
-    transitions: [{ status: 'PENDING', at }],
-  };
-};
+const pendingDoc = (showId: string): Booking =>
+  pendingBooking({ id: randomUUID(), showId, request: { items: [{ tier: 'GA', quantity: 1 }] }, customerRef: null, acceptedAt: new Date().toISOString() });
 
 // Every accepted booking gets exactly one decision: one that can never be applied is rejected
 // (INVALID_REQUEST) rather than left PENDING, and a retry of a booking whose job was lost

@@ -2,6 +2,7 @@ import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import { createAvailabilityStore, redisKeys, type AvailabilityStore, type ShowUpdate } from '@booking/contracts';
 import { getAvailability } from '@booking/db';
+import { listen } from './listeners.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -97,15 +98,7 @@ export const availabilityPlugin = fp(async (app: FastifyInstance, opts: { prefix
   });
   await app.subscriber.subscribe(keys.showChannel);
 
-  function follow(showId: string, listener: (update: ShowUpdate, raw: string) => void) {
-    let set = listeners.get(showId);
-    if (!set) listeners.set(showId, (set = new Set()));
-    set.add(listener);
-    return () => {
-      set.delete(listener);
-      if (set.size === 0 && listeners.get(showId) === set) listeners.delete(showId);
-    };
-  }
+  const follow = (showId: string, listener: (update: ShowUpdate, raw: string) => void) => listen(listeners, showId, listener);
 
   /** The document of an update, as stored (its `availability` member's text). */
   const docOf = (update: ShowUpdate): StoredAvailability => ({ raw: JSON.stringify(update.availability), version: update.version });

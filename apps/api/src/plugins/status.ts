@@ -2,6 +2,7 @@ import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import { IDEMPOTENCY_TTL_SECONDS, LIVE_DOC_TTL_SECONDS, redisKeys, type Booking, type CommandResult } from '@booking/contracts';
 import { getBooking, inTransaction } from '@booking/db';
+import { listen } from './listeners.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -112,12 +113,9 @@ export const statusPlugin = fp(async (app: FastifyInstance, opts: { prefix: stri
     onTimeout: () => T | null | Promise<T | null> = () => null,
   ): Promise<T | null> {
     return new Promise((resolve, reject) => {
-      let set = waiters.get(id);
-      if (!set) waiters.set(id, (set = new Set()));
       const done = (value: T | null | Promise<T | null>, err?: unknown) => {
         clearTimeout(timer);
-        set.delete(onMessage);
-        if (set.size === 0 && waiters.get(id) === set) waiters.delete(id);
+        stop();
         pending[kind].delete(onShutdown);
         if (err) reject(err);
         else resolve(value);
@@ -128,7 +126,7 @@ export const statusPlugin = fp(async (app: FastifyInstance, opts: { prefix: stri
       };
       const onShutdown = () => done(onTimeout());
       const timer = setTimeout(onShutdown, ms);
-      set.add(onMessage);
+      const stop = listen(waiters, id, onMessage);
       pending[kind].add(onShutdown);
       check().then(
         (answer) => answer && done(answer.now),
@@ -218,15 +216,7 @@ export const statusPlugin = fp(async (app: FastifyInstance, opts: { prefix: stri
       });
     },
 
-    follow(bookingId, listener) {
-      let set = bookingWaiters.get(bookingId);
-      if (!set) bookingWaiters.set(bookingId, (set = new Set()));
-      set.add(listener);
-      return () => {
-        set.delete(listener);
-        if (set.size === 0 && bookingWaiters.get(bookingId) === set) bookingWaiters.delete(bookingId);
-      };
-    },
+    follow: (bookingId, listener) => listen(bookingWaiters, bookingId, listener),
 
     waiting: () => ({ booking: pending.booking.size, command: pending.command.size }),
   };

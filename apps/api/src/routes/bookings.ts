@@ -10,6 +10,7 @@ import {
   CreateBookingHeaders,
   ShowParams,
   jobId,
+  pendingBooking,
   type BookingRequest,
   type CommandResult,
   type JobName,
@@ -117,24 +118,7 @@ export async function bookingRoutes(appBase: FastifyInstance, opts: { commandTim
     const wait = preferWait(request.headers.prefer);
     const acceptedAt = new Date().toISOString();
     const bookingRequest: BookingRequest = body.seatIds ? { seatIds: body.seatIds } : { items: body.items! };
-    const pending: Booking = {
-      id: randomUUID(),
-      showId,
-      status: 'PENDING',
-      version: 1,
-      request: bookingRequest,
-      customerRef: body.customerRef ?? null,
-      seats: [],
-      totalCents: null,
-      currency: null,
-      expiresAt: null,
-      rejection: null,
-      payment: null,
-      refund: null,
-      createdAt: acceptedAt,
-      updatedAt: acceptedAt,
-      transitions: [{ status: 'PENDING', at: acceptedAt }],
-    };
+    const pending = pendingBooking({ id: randomUUID(), showId, request: bookingRequest, customerRef: body.customerRef ?? null, acceptedAt });
 
     const digest = key ? requestDigest(showId, body) : '';
     const accepted = await app.status.accept(pending, key ? { key, value: `${pending.id} ${digest}` } : null);

@@ -195,7 +195,7 @@ export async function eventRoutes(appBase: FastifyInstance) {
       description: [
         'A `text/event-stream` of:',
         '- `availability` — data: the show with per-tier counts (as GET /v1/shows/:showId, without `waiting`); `id:` its version. First at once, then whenever it changes, at most four a second (the latest version).',
-        '- `seats` — data: `{version, changes: [{id, status, expiresAt}], at}`: assigned seats whose status changed in that version (`at`: when the worker published it, ms since the epoch; absent on a resume); `id:` the version. Sent as they happen, in version order.',
+        '- `seats` — data: `{version, changes: [{id, status, expiresAt}], at}`: assigned seats whose status changed, in order, up to `version` (`id:` the same); the changes of a few versions may come as one event (they are gathered for 20 ms). `at`: when the worker published the oldest of them (ms since the epoch; absent on a resume).',
         '- `reload` — data: `{version, reason}`: the seat changes since the client\'s Last-Event-ID are no longer kept (or some were missed); reload the seat map (GET /v1/shows/:showId/seats), the `availability` just before it is current.',
         'Reconnecting with `Last-Event-ID` (as EventSource does) resumes: the current availability, then every `seats` event after that version. A comment line (`: heartbeat`) comes at least every 15 s.',
       ].join('\n'),

@@ -93,6 +93,28 @@ export const Booking = Type.Object(
 );
 export type Booking = Static<typeof Booking>;
 
+/** The document of a booking just accepted, before any decision (version 1). */
+export function pendingBooking(b: { id: string; showId: string; request: BookingRequest; customerRef: string | null; acceptedAt: string }): Booking {
+  return {
+    id: b.id,
+    showId: b.showId,
+    status: 'PENDING',
+    version: 1,
+    request: b.request,
+    customerRef: b.customerRef,
+    seats: [],
+    totalCents: null,
+    currency: null,
+    expiresAt: null,
+    rejection: null,
+    payment: null,
+    refund: null,
+    createdAt: b.acceptedAt,
+    updatedAt: b.acceptedAt,
+    transitions: [{ status: 'PENDING', at: b.acceptedAt }],
+  };
+}
+
 export const ListBookingsQuery = Type.Object(
   { status: Type.Optional(BookingStatus), ...PageQuery },
   { additionalProperties: false },
