@@ -142,10 +142,11 @@ t.test('event streams', async (t) => {
     await sys.book(show.id, { seatIds: [vip[4]!] }, { prefer: 'wait=5' });
     const s = await openStream(sys, `/v1/shows/${show.id}/events`, { 'last-event-id': String(from) });
     t.teardown(() => s.close());
-    await s.until(() => s.events.some((e) => e.event === 'reload'), 'reload event');
-    t.equal(s.events[0]!.event, 'availability', 'the availability first');
-    t.equal((JSON.parse(s.events[0]!.data) as Show).name, 'Renamed');
-    t.equal(s.events[1]!.event, 'reload', 'then word to reload the seat map');
+    await s.until(() => s.events.length >= 2, 'reload and availability');
+    t.equal(s.events[0]!.event, 'reload', 'word to reload the seat map first');
+    t.equal(s.events[1]!.event, 'availability', 'then the current availability');
+    t.equal((JSON.parse(s.events[1]!.data) as Show).name, 'Renamed');
+    t.equal(s.events[0]!.id, s.events[1]!.id, 'both of the current version');
   });
 
   await t.test("a booking stream sends each change of the booking and ends after its final status", async (t) => {
@@ -166,6 +167,24 @@ t.test('event streams', async (t) => {
     const again = await openStream(sys, `/v1/bookings/${created.body.id}/events`, { 'last-event-id': held.id! });
     await again.until(() => again.ended, 'the end of the stream');
     t.same(again.events.map((e) => (JSON.parse(e.data) as Booking).status), ['CANCELLED'], 'a resume gets only what came after, and ends');
+    const done = await sys.http('GET', `/v1/bookings/${created.body.id}/events`, { headers: { accept: 'text/event-stream', 'last-event-id': String(last.version) } });
+    t.equal(done.status, 204, 'a reconnect with the final version: 204, so an EventSource stops coming back');
+  });
+
+  await t.test('a client gone before its stream opened leaves no slot taken', async (t) => {
+    // A booking stream whose read of the booking is slow: the client gives up first.
+    const before = sys.app.watchers.open.stream;
+    const aborts = await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        const abort = new AbortController();
+        const req = fetch(`${sys.url}/v1/shows/${show.id}/events`, { headers: { accept: 'text/event-stream' }, signal: abort.signal }).catch(() => null);
+        abort.abort();
+        return req;
+      }),
+    );
+    t.equal(aborts.length, 20);
+    await sleep(300);
+    t.equal(sys.app.watchers.open.stream, before, 'every slot released');
   });
 
   await t.test('unknown ids are 404 problem documents, not streams', async (t) => {

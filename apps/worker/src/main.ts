@@ -75,15 +75,21 @@ gate.onChange((up) => {
 
 let sweeping: Promise<unknown> = Promise.resolve();
 let verifying: Promise<unknown> = Promise.resolve();
+let checking = false;
 const sweepTimer = setInterval(() => {
   if (!gate.up) return;
   sweeping = runSweep(deps, { graceMs: config.SWEEP_GRACE_MS }).catch((err) => {
     if (!gate.report(err)) log.warn({ err }, 'sweep failed');
   });
-  // The availability documents' safety net (see StatusPublisher.verify).
-  verifying = deps.status.verify().catch((err) => {
-    if (!gate.report(err)) log.warn({ err }, 'availability check failed');
-  });
+  // The availability documents' safety net (see StatusPublisher.verify); one check at a time.
+  if (checking) return;
+  checking = true;
+  verifying = deps.status
+    .verify()
+    .catch((err) => {
+      if (!gate.report(err)) log.warn({ err }, 'availability check failed');
+    })
+    .finally(() => (checking = false));
 }, config.SWEEP_INTERVAL_MS);
 
 let metricsServer: MetricsServer | null = null;

@@ -28,6 +28,9 @@ redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 redis.call('PUBLISH', ARGV[3], ARGV[1])
 return 1`;
 
+/** How long a commit whose version arrives before the one in front of it waits for that one. */
+const GAP_WAIT_MS = 50;
+
 export interface StatusPublisher {
   publishBooking(booking: Booking): Promise<void>;
   publishResult(result: CommandResult): Promise<void>;
@@ -53,7 +56,7 @@ export function createStatusPublisher(redis: Redis, keys: RedisKeys, opts: { sql
   const rebuilding = new Map<string, Promise<void>>();
   const rebuild = (showId: string): Promise<void> => {
     const prior = rebuilding.get(showId) ?? Promise.resolve();
-    const next = prior.then(async () => {
+    const next = prior.catch(() => {}).then(async () => {
       const snapshot = await getAvailability(opts.sql, showId);
       if (snapshot) await availability.rebuild(snapshot);
     });
@@ -92,7 +95,13 @@ export function createStatusPublisher(redis: Redis, keys: RedisKeys, opts: { sql
       }
       await Promise.all(
         [...byShow].map(async ([showId, { version, bookings }]) => {
-          const outcome = await availability.apply(showId, version, bookings);
+          let outcome = await availability.apply(showId, version, bookings);
+          if (outcome === 'gap') {
+            // Usually the version before is on its way (another commit of the show publishing
+            // a moment later): a short wait spares a rebuild, which restarts the change log.
+            await new Promise((r) => setTimeout(r, GAP_WAIT_MS));
+            outcome = await availability.apply(showId, version, bookings);
+          }
           if (outcome === 'missing' || outcome === 'gap') await rebuild(showId);
         }),
       );

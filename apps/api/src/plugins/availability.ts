@@ -23,7 +23,7 @@ export interface Availability {
    * is remembered as unknown for a short while (a flood of random ids reaches Postgres once per id).
    */
   get(showId: string): Promise<StoredAvailability | null>;
-  /** Rebuilds the document from Postgres now (after a show is created or edited here). */
+  /** Rebuilds the document from Postgres now (after a show is created or edited here); never throws. */
   refresh(showId: string): Promise<void>;
   /**
    * A long-poll's one read: the document at once if its version is not `version`, else its first
@@ -134,8 +134,15 @@ export const availabilityPlugin = fp(async (app: FastifyInstance, opts: { prefix
     get,
     async refresh(showId) {
       unknown.delete(showId);
-      const snapshot = await getAvailability(app.sql, showId);
-      if (snapshot) await store.rebuild(snapshot);
+      try {
+        const snapshot = await getAvailability(app.sql, showId);
+        if (snapshot) await store.rebuild(snapshot);
+      } catch (err) {
+        // The change is committed; the document must not stay behind it. Without it the next
+        // read rebuilds (a quiet show may see no commit, and so no worker check, for a long time).
+        app.log.warn({ err, showId }, 'could not rebuild the availability document; dropping it so the next read does');
+        await app.redis.del(keys.availability(showId), keys.seatStatus(showId), keys.seatLog(showId)).catch(() => {});
+      }
     },
     watch,
     follow,

@@ -135,16 +135,21 @@ export async function bookingRoutes(appBase: FastifyInstance, opts: { commandTim
       // A retry of a booking still PENDING makes sure its hold is queued: the first request may
       // have died (or Redis blipped) between writing the document and adding the job. The job id
       // is the booking's, so a job still queued is not added twice.
-      current = await app.status.get(bookingId);
-      if (current?.doc.status === 'PENDING') {
-        await app.commands.enqueue('hold', {
-          bookingId,
-          showId,
-          request: current.doc.request,
-          customerRef: current.doc.customerRef,
-          idempotencyKey: key,
-          acceptedAt: current.doc.createdAt,
-        });
+      try {
+        current = await app.status.get(bookingId);
+        if (current?.doc.status === 'PENDING') {
+          await app.commands.enqueue('hold', {
+            bookingId,
+            showId,
+            request: current.doc.request,
+            customerRef: current.doc.customerRef,
+            idempotencyKey: key,
+            acceptedAt: current.doc.createdAt,
+          });
+        }
+      } catch (err) {
+        waiting?.catch(() => null);
+        throw err;
       }
     } else {
       // Registered before the enqueue, so the worker's publish cannot come first and be missed.

@@ -16,15 +16,22 @@ const MAX_BUFFERED_BYTES = 1 << 20;
 
 type Sse = FastifyReply['sse'];
 
-/** Writes one event unless the client has fallen too far behind, in which case the stream ends. */
-function emit(sse: Sse, reply: FastifyReply, event: string, id: number, data: string) {
-  if (!sse.isConnected) return;
-  if (reply.raw.writableLength > MAX_BUFFERED_BYTES) {
-    reply.log.info({ buffered: reply.raw.writableLength }, 'event stream closed: the client reads too slowly');
-    sse.close();
-    return;
-  }
-  sse.send({ id: String(id), event, data }).catch(() => sse.close());
+/** Writes one event (nothing once the stream has ended). */
+function emit(sse: Sse, event: string, id: number, data: string) {
+  if (sse.isConnected) sse.send({ id: String(id), event, data }).catch(() => sse.close());
+}
+
+/**
+ * Before a client's next batch of events: a client that has fallen too far behind is
+ * disconnected (it reconnects and resumes) rather than buffered without end. Checked per batch,
+ * never between the events of one, so a batch (a `reload` and its availability) goes out whole.
+ */
+function caughtUp(reply: FastifyReply): boolean {
+  if (!reply.sse.isConnected) return false;
+  if (reply.raw.writableLength <= MAX_BUFFERED_BYTES) return true;
+  reply.log.info({ buffered: reply.raw.writableLength }, 'event stream closed: the client reads too slowly');
+  reply.sse.close();
+  return false;
 }
 
 const lastEventId = (request: FastifyRequest) => {
@@ -70,9 +77,10 @@ class ShowHub {
     if (!this.latest || doc.version > this.latest.version) this.latest = doc;
     for (const c of this.clients) if (c.early) c.early.push({ update, raw });
     if (update.reload) {
-      // Rare (a rebuild): settle what is queued, then every client reloads.
-      this.tick();
-      for (const c of this.clients) if (!c.early && update.version > c.seen) sendReload(c, doc, 'rebuilt');
+      // Rare (a rebuild): every client reloads; what was queued is older and superseded.
+      this.queue = [];
+      this.broadcast = Math.max(this.broadcast, doc.version);
+      for (const c of this.clients) if (!c.early && update.version > c.seen && caughtUp(c.reply)) sendReload(c, doc, 'rebuilt');
       return;
     }
     this.queue.push(update);
@@ -103,13 +111,16 @@ class ShowHub {
     if (queue.length === 0 && !availabilityDue) return;
     const first = queue[0]?.version ?? 0;
     const last = queue.at(-1)?.version ?? 0;
+    // One merged event only for versions without a hole (a message lost on a resubscribe): else
+    // each update on its own, which turns the hole into a reload.
+    const contiguous = queue.every((u, i) => i === 0 || u.version === queue[i - 1]!.version + 1);
     for (const c of this.clients) {
-      if (c.early) continue;
+      if (c.early || !caughtUp(c.reply)) continue;
       // A client's events of one tick leave in one socket write: the write, not the bytes, is the cost.
       c.reply.raw.cork();
       if (queue.length > 0 && last > c.seen) {
-        if (c.seen === first - 1) sendSeats(c, last, merged);
-        else for (const u of queue) deliver(c, u, doc!, seatsText(u)); // joined or resumed mid-queue
+        if (contiguous && c.seen === first - 1) sendSeats(c, last, merged);
+        else for (const u of queue) deliver(c, u, doc!, seatsText(u)); // joined or resumed mid-queue, or a hole
       }
       if (availabilityDue && c.sent < doc!.version) sendAvailability(c, doc!);
       c.reply.raw.uncork();
@@ -131,14 +142,18 @@ function availabilityText(raw: string): string {
 
 function sendAvailability(c: ShowClient, doc: StoredAvailability) {
   c.sent = doc.version;
-  emit(c.reply.sse, c.reply, 'availability', doc.version, doc.raw);
+  emit(c.reply.sse, 'availability', doc.version, doc.raw);
 }
 
-/** The client can no longer be given every seat change in order: the latest availability, and word to reload the seat map. */
+/**
+ * The client can no longer be given every seat change in order: word to reload the seat map,
+ * then the latest availability. In that order: a stream cut between the two resumes from the
+ * reload's id, having been told.
+ */
 function sendReload(c: ShowClient, doc: StoredAvailability, reason: string) {
-  sendAvailability(c, doc);
   c.seen = doc.version;
-  emit(c.reply.sse, c.reply, 'reload', doc.version, JSON.stringify({ version: doc.version, reason }));
+  emit(c.reply.sse, 'reload', doc.version, JSON.stringify({ version: doc.version, reason }));
+  sendAvailability(c, doc);
 }
 
 /** The data of a `seats` event; null when the version changed no assigned seat. */
@@ -149,7 +164,7 @@ function seatsText(update: { version: number; seats?: readonly SeatChange[]; at?
 
 function sendSeats(c: ShowClient, version: number, text: string | null) {
   c.seen = version;
-  if (text !== null) emit(c.reply.sse, c.reply, 'seats', version, text);
+  if (text !== null) emit(c.reply.sse, 'seats', version, text);
 }
 
 /** One update, in version order: seat changes at once (or a reload where versions were missed); availability waits for the hub's flush. */
@@ -174,17 +189,32 @@ export async function eventRoutes(appBase: FastifyInstance) {
     for (const close of [...open]) close();
   });
 
-  /** Opens the stream for the rest of the connection; `cleanup` runs once when it ends. */
-  function keepOpen(request: FastifyRequest, reply: FastifyReply, cleanup: () => void) {
+  /**
+   * Runs `cleanup` once when the stream ends, whenever that is: registered before the handler's
+   * first await, so a client gone before the stream opened (or a 404) releases what it took too.
+   */
+  function onEnd(reply: FastifyReply, cleanup: () => void) {
     const close = () => reply.sse.close();
+    let done = false;
     open.add(close);
-    reply.sse.keepAlive();
     reply.sse.onClose(() => {
+      if (done) return;
+      done = true;
       open.delete(close);
       cleanup();
     });
+  }
+
+  /** Opens the stream for the rest of the connection; false when the client is already gone. */
+  function keepOpen(request: FastifyRequest, reply: FastifyReply): boolean {
+    if (!reply.sse.isConnected || request.raw.destroyed) {
+      reply.sse.close();
+      return false;
+    }
+    reply.sse.keepAlive();
     reply.header('x-request-id', request.id);
     reply.sse.sendHeaders();
+    return true;
   }
 
   app.get('/v1/shows/:showId/events', {
@@ -196,7 +226,7 @@ export async function eventRoutes(appBase: FastifyInstance) {
         'A `text/event-stream` of:',
         '- `availability` — data: the show with per-tier counts (as GET /v1/shows/:showId, without `waiting`); `id:` its version. First at once, then whenever it changes, at most four a second (the latest version).',
         '- `seats` — data: `{version, changes: [{id, status, expiresAt}], at}`: assigned seats whose status changed, in order, up to `version` (`id:` the same); the changes of a few versions may come as one event (they are gathered for 20 ms). `at`: when the worker published the oldest of them (ms since the epoch; absent on a resume).',
-        '- `reload` — data: `{version, reason}`: the seat changes since the client\'s Last-Event-ID are no longer kept (or some were missed); reload the seat map (GET /v1/shows/:showId/seats), the `availability` just before it is current.',
+        '- `reload` — data: `{version, reason}`: the seat changes since the client\'s Last-Event-ID are no longer kept (or some were missed, or the document was rebuilt); reload the seat map (GET /v1/shows/:showId/seats). The current `availability` follows it.',
         'Reconnecting with `Last-Event-ID` (as EventSource does) resumes: the current availability, then every `seats` event after that version. A comment line (`: heartbeat`) comes at least every 15 s.',
       ].join('\n'),
       params: ShowParams,
@@ -214,31 +244,29 @@ export async function eventRoutes(appBase: FastifyInstance) {
     }
     const theHub = hub;
     theHub.clients.add(client);
-    const leave = () => {
+    onEnd(reply, () => {
       release();
       theHub.clients.delete(client);
       if (theHub.clients.size === 0 && hubs.get(showId) === theHub) {
         hubs.delete(showId);
         theHub.close();
       }
-    };
-    let current: StoredAvailability | null;
-    try {
-      // Registered before this read: nothing published in between is missed.
-      current = await app.availability.get(showId);
-      if (!current) throw new DomainError('SHOW_NOT_FOUND', `No show ${showId}`);
-    } catch (err) {
-      leave();
-      throw err;
-    }
-    keepOpen(request, reply, leave);
+    });
+    // Registered before this read: nothing published in between is missed. A failure (or a 404)
+    // closes the stream context, which runs the cleanup above.
+    const current = await app.availability.get(showId);
+    if (!current) throw new DomainError('SHOW_NOT_FOUND', `No show ${showId}`);
+    if (!keepOpen(request, reply)) return;
     const resumeFrom = lastEventId(request);
     if (resumeFrom === null || resumeFrom > current.version) {
-      sendAvailability(client, current);
-      client.seen = current.version;
-      if (resumeFrom !== null) emit(reply.sse, reply, 'reload', current.version, JSON.stringify({ version: current.version, reason: 'unknown version' }));
+      if (resumeFrom !== null) sendReload(client, current, 'unknown version');
+      else {
+        sendAvailability(client, current);
+        client.seen = current.version;
+      }
     } else {
       const missed = await app.availability.store.seatChangesSince(showId, resumeFrom, current.version).catch(() => null);
+      if (!reply.sse.isConnected) return;
       if (missed === null) sendReload(client, current, 'too old');
       else {
         sendAvailability(client, current);
@@ -258,10 +286,10 @@ export async function eventRoutes(appBase: FastifyInstance) {
       tags: ['bookings'],
       summary: "Follow a booking's status (server-sent events)",
       description:
-        'A `text/event-stream` of `booking` events — data: the booking document (as GET /v1/bookings/:bookingId); `id:` its version — first at once, then on every change. The stream ends after a final status (REJECTED, EXPIRED, CANCELLED). With `Last-Event-ID` a version the client has already is not sent again. A comment line (`: heartbeat`) comes at least every 15 s.',
+        'A `text/event-stream` of `booking` events — data: the booking document (as GET /v1/bookings/:bookingId); `id:` its version — first at once, then on every change. The stream ends after a final status (REJECTED, EXPIRED, CANCELLED). With `Last-Event-ID` a version the client has already is not sent again; a reconnect after the final status gets 204 (an EventSource then stops). A comment line (`: heartbeat`) comes at least every 15 s.',
       params: BookingParams,
       headers: Type.Object({ 'last-event-id': Type.Optional(Type.String({ description: 'The last id received, to resume' })) }),
-      response: { 200: SseResponse('The event stream'), ...problems('BOOKING_NOT_FOUND', 'SERVER_BUSY') },
+      response: { 200: SseResponse('The event stream'), 204: Type.Null({ description: 'The booking is final and the client has its last version' }), ...problems('BOOKING_NOT_FOUND', 'SERVER_BUSY') },
     },
   }, async (request, reply) => {
     const { bookingId } = request.params;
@@ -270,25 +298,22 @@ export async function eventRoutes(appBase: FastifyInstance) {
     const early: StoredBooking[] | null = [];
     let live = false;
     const deliver = (m: StoredBooking) => {
-      if (m.doc.version <= last) return;
+      if (m.doc.version <= last || !caughtUp(reply)) return;
       last = m.doc.version;
-      emit(reply.sse, reply, 'booking', m.doc.version, m.raw);
+      emit(reply.sse, 'booking', m.doc.version, m.raw);
       if (TERMINAL_STATUSES.has(m.doc.status)) reply.sse.close();
     };
     const stop = app.status.follow(bookingId, (m) => (live ? deliver(m) : early.push(m)));
-    let current: StoredBooking | null;
-    try {
-      current = await app.status.get(bookingId);
-      if (!current) throw new DomainError('BOOKING_NOT_FOUND', `No booking ${bookingId}`);
-    } catch (err) {
-      stop();
-      release();
-      throw err;
-    }
-    keepOpen(request, reply, () => {
+    onEnd(reply, () => {
       stop();
       release();
     });
+    const current = await app.status.get(bookingId);
+    if (!current) throw new DomainError('BOOKING_NOT_FOUND', `No booking ${bookingId}`);
+    // Final, and the client has that version: nothing will ever follow. 204 tells an EventSource
+    // to stop reconnecting (a 200 that ends would make it come back).
+    if (TERMINAL_STATUSES.has(current.doc.status) && last >= current.doc.version) return (reply as FastifyReply).code(204).send();
+    if (!keepOpen(request, reply)) return;
     deliver(current);
     for (const m of early) deliver(m);
     live = true;

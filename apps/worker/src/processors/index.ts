@@ -30,8 +30,10 @@ export function createProcessor(deps: ProcessorDeps, gate?: DbGate) {
         // SQLSTATE class 22 (data exception): the payload holds a value Postgres refuses; retrying
         // the same payload cannot help, so fail once, loudly.
         const err = typeof e?.code === 'string' && e.code.startsWith('22') ? new UnrecoverableError(`data exception ${e.code}: ${e.message}`) : e;
-        const final = err instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-        const hold = job.name === 'hold' && final && !isDbUnreachable(err) ? undecidable(job.data) : null;
+        // Only what no retry can fix (a data exception, a command that cannot be, a payload that
+        // does not parse): anything else — Redis away, a timeout — may pass, and must not reject
+        // a valid booking; it retries, and fails for good only after every attempt.
+        const hold = job.name === 'hold' && err instanceof UnrecoverableError && !isDbUnreachable(err) ? undecidable(job.data) : null;
         if (!hold) throw err;
         // An accepted booking always gets a decision: one that cannot be applied is rejected.
         deps.log.error({ err, jobId: job.id, bookingId: hold.bookingId }, 'hold cannot be applied; rejected as INVALID_REQUEST');

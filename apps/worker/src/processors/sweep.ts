@@ -11,8 +11,10 @@ export async function runSweep(deps: ProcessorDeps, opts: { graceMs: number; bat
   for (;;) {
     const { bookings: docs, showVersions } = await sweepExpiredHolds(deps.sql, { graceMs: opts.graceMs, limit: batch });
     deps.metrics?.holdsReleased(docs, 'sweep');
-    for (const doc of docs) await deps.status.publishBooking(doc);
+    // The shows first: their documents follow each commit in order, and up to 500 booking
+    // documents written one by one would let the show's next commit overtake this one.
     await deps.status.publishShows(docs.map((booking) => ({ outcome: 'OK', booking, changed: true, showVersion: showVersions.get(booking.showId)! })));
+    for (const doc of docs) await deps.status.publishBooking(doc);
     released += docs.length;
     if (docs.length < batch) break;
   }
