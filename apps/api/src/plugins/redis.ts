@@ -36,6 +36,10 @@ export const redisPlugin = fp(async (app: FastifyInstance, opts: { url: string }
   app.decorate('queueRedis', queueRedis);
   app.decorate('subscriber', subscriber);
   app.addHook('onClose', async () => {
+    // QUIT, not a bare disconnect: a subscriber that has just reconnected re-subscribes with a
+    // command ioredis sends on its own and nobody awaits; cut off, it rejects unhandled. QUIT
+    // queues behind it. Bounded: with Redis away it would wait for a reconnect.
+    await Promise.race([subscriber.quit().catch(() => {}), new Promise((r) => setTimeout(r, 500).unref())]);
     subscriber.disconnect();
     await Promise.all([redis, queueRedis].map((c) => c.quit().catch(() => c.disconnect())));
   });
