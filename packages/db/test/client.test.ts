@@ -51,8 +51,10 @@ t.test('pieces of a transaction in lockstep send each step of all of them in one
   const together = await socketWrites(() => inTransaction(sql, (tx) => settleInLockstep(tx, pieces)));
   t.same(together.result, expected, 'every piece gets its own answers');
   t.same(apart.result, expected);
-  // begin, the transaction's settings, three steps, commit.
-  t.ok(together.writes <= 8, `in lockstep: ${together.writes} writes`);
+  // begin, the transaction's settings, three steps, commit: 6 to 8 writes; on a loaded machine
+  // (CI, every package's tests at once) a step's statements now and then straddle two turns of
+  // the event loop, which gave 9 once. Unsynchronised they take 29 to 37.
+  t.ok(together.writes <= 10, `in lockstep: ${together.writes} writes`);
   t.ok(apart.writes > together.writes * 2, `unsynchronised, the pieces' steps drift apart: ${apart.writes} writes`);
 });
 
