@@ -110,13 +110,13 @@ export function createStatusPublisher(redis: Redis, keys: RedisKeys, opts: { sql
     async verify() {
       if (watched.size === 0) return;
       const ids = [...watched.keys()];
-      const [versions, stored] = await Promise.all([getShowVersions(opts.sql, ids), Promise.all(ids.map((id) => availability.read(id)))]);
+      const [versions, stored] = await Promise.all([getShowVersions(opts.sql, ids), Promise.all(ids.map((id) => availability.version(id)))]);
       await Promise.all(
         ids.map(async (id, i) => {
           const before = watched.get(id);
           const now = versions.get(id);
           if (now === undefined) return void watched.delete(id);
-          const have = stored[i]?.version ?? 0;
+          const have = stored[i]!;
           if (before !== undefined && have < before) {
             opts.log.warn({ showId: id, redis: have, postgres: before }, 'availability document behind Postgres; rebuilding it');
             await rebuild(id);

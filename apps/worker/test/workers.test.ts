@@ -398,7 +398,11 @@ for (const drained of [false, true]) t.test(drained ? 'drained shows' : 'a BullM
       const events = await redis.xrange(queue.keys.events!, '-', '+');
       t.same(events.filter(([, f]) => f[1] === 'active'), [], 'no job was moved to active');
       t.equal(await queue.getWorkersCount(), 0, 'and no BullMQ worker was started');
-      t.same(await queue.getJobCounts('wait', 'prioritized', 'active'), { wait: 0, prioritized: 0, active: 0 }, 'every decided job was retired');
+      // Jobs are retired once everything of their batch is published, the show's availability
+      // too (here first rebuilt: the show was made without the API), a moment after the documents.
+      const counts = () => queue.getJobCounts('wait', 'prioritized', 'active');
+      await until('retired', async () => Object.values(await counts()).every((n) => n === 0), 5000).catch(() => null);
+      t.same(await counts(), { wait: 0, prioritized: 0, active: 0 }, 'every decided job was retired');
     });
 
     await t.test('a job left active by a dead worker sends its show to a BullMQ worker, which recovers it', async (t) => {

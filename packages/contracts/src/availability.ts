@@ -46,7 +46,7 @@ export interface ShowUpdate {
 
 /** Versions of assigned-seat changes kept for resuming streams (about a few seconds of a hot on-sale). */
 export const SEAT_LOG_LENGTH = 10_000;
-/** How long a show's availability keys live after their last change (renewed by each write). */
+/** How long a show's availability keys live (renewed by each rebuild and every 64th version). */
 export const AVAILABILITY_TTL_SECONDS = 7 * 24 * 3600;
 
 const seatStatusOf = (status: BookingStatus): SeatStatus => (status === 'HELD' ? 'HELD' : status === 'CONFIRMED' ? 'SOLD' : 'AVAILABLE');
@@ -135,8 +135,8 @@ redis.call('PUBLISH', ARGV[rest + 3], '{"showId":"' .. ARGV[rest + 4] .. '","ver
 return 2`;
 
 // Replaces the whole document with a snapshot of the given version, unless Redis already has
-// that version or a later one. The seat log restarts empty: a stream resuming from before this
-// version cannot be given the changes in between, so it reloads.
+// that version or a later one. The seat log restarts with a rebuild mark at this version: a
+// stream resuming from before it cannot be given the changes in between, so it reloads.
 const REBUILD = `
 local cur = redis.call('HGET', KEYS[1], 'v')
 local v = tonumber(ARGV[1])
@@ -176,6 +176,8 @@ export type ApplyOutcome = 'applied' | 'already' | 'missing' | 'gap';
 export interface AvailabilityStore {
   /** The stored document: its JSON text and version; null when Redis has none. */
   read(showId: string): Promise<{ raw: string; version: number } | null>;
+  /** Only the stored version (0 without a document). */
+  version(showId: string): Promise<number>;
   /** Applies one commit's seat changes as `version` (see APPLY). */
   apply(showId: string, version: number, bookings: readonly Booking[]): Promise<ApplyOutcome>;
   /** Writes a Postgres snapshot unless Redis has its version already; true when written. */
@@ -201,6 +203,10 @@ export function createAvailabilityStore(redis: Redis, keys: RedisKeys): Availabi
     async read(showId) {
       const [v, raw] = await redis.hmget(keys.availability(showId), 'v', 'doc');
       return v && raw ? { raw, version: Number(v) } : null;
+    },
+
+    async version(showId) {
+      return Number((await redis.hget(keys.availability(showId), 'v')) ?? 0);
     },
 
     async apply(showId, version, bookings) {

@@ -2,7 +2,7 @@ import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import { createAvailabilityStore, redisKeys, type AvailabilityStore, type ShowUpdate } from '@booking/contracts';
 import { getAvailability } from '@booking/db';
-import { listen } from './listeners.js';
+import { listen, waitFor } from './listeners.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -104,29 +104,19 @@ export const availabilityPlugin = fp(async (app: FastifyInstance, opts: { prefix
   const docOf = (update: ShowUpdate): StoredAvailability => ({ raw: JSON.stringify(update.availability), version: update.version });
 
   function watch(showId: string, version: number, ms: number): Promise<StoredAvailability | null> {
-    return new Promise((resolve, reject) => {
-      let read: Promise<StoredAvailability | null> | null = null;
-      const done = (value: StoredAvailability | null | Promise<StoredAvailability | null>, err?: unknown) => {
-        clearTimeout(timer);
-        stop();
-        pending.delete(onShutdown);
-        if (err) reject(err);
-        else resolve(value);
-      };
-      // Registered before the read, so a change published between the two is not missed.
-      const stop = follow(showId, (update) => {
-        if (update.version > version) done(docOf(update));
-      });
-      const onShutdown = () => done(read ?? null);
-      const timer = setTimeout(onShutdown, ms);
-      pending.add(onShutdown);
-      read = get(showId);
-      read.then(
-        (doc) => {
-          if (!doc || doc.version !== version) done(doc);
-        },
-        (err) => done(null, err),
-      );
+    let read!: Promise<StoredAvailability | null>; // set by check, which waitFor runs before any timer can fire
+    return waitFor<ShowUpdate, StoredAvailability>({
+      waiters: listeners,
+      id: showId,
+      ms,
+      pending,
+      accept: (update) => (update.version > version ? docOf(update) : null),
+      async check() {
+        const doc = await (read = get(showId));
+        return !doc || doc.version !== version ? { now: doc } : null;
+      },
+      // Ran out (or shutdown): the document as read, waiting for that read if it is slow.
+      onTimeout: () => read,
     });
   }
 

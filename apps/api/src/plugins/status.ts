@@ -2,7 +2,7 @@ import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import { IDEMPOTENCY_TTL_SECONDS, LIVE_DOC_TTL_SECONDS, redisKeys, type Booking, type CommandResult } from '@booking/contracts';
 import { getBooking, inTransaction } from '@booking/db';
-import { listen } from './listeners.js';
+import { listen, waitFor } from './listeners.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -98,42 +98,16 @@ export const statusPlugin = fp(async (app: FastifyInstance, opts: { prefix: stri
   // The shutdown callbacks of the waits in progress, by kind (their sizes are the waiter gauges).
   const pending = { booking: new Set<() => void>(), command: new Set<() => void>() };
 
-  /**
-   * The one waiting mechanism behind both long-polls: registers `id` in `waiters` first, then
-   * runs `check` (the current state), so a publish between the two cannot be missed. Resolves
-   * with the first value that `accept` takes, or null on timeout or shutdown.
-   */
-  function waitFor<M, T>(
+  /** A wait of `kind` (see waitFor in listeners.ts): counted and ended on shutdown with the others of its kind. */
+  const waitOf = <M, T>(
     kind: keyof typeof pending,
     waiters: Map<string, Set<(m: M) => void>>,
     id: string,
     ms: number,
     accept: (m: M) => T | null,
     check: () => Promise<{ now: T | null } | null>,
-    onTimeout: () => T | null | Promise<T | null> = () => null,
-  ): Promise<T | null> {
-    return new Promise((resolve, reject) => {
-      const done = (value: T | null | Promise<T | null>, err?: unknown) => {
-        clearTimeout(timer);
-        stop();
-        pending[kind].delete(onShutdown);
-        if (err) reject(err);
-        else resolve(value);
-      };
-      const onMessage = (m: M) => {
-        const value = accept(m);
-        if (value !== null) done(value);
-      };
-      const onShutdown = () => done(onTimeout());
-      const timer = setTimeout(onShutdown, ms);
-      const stop = listen(waiters, id, onMessage);
-      pending[kind].add(onShutdown);
-      check().then(
-        (answer) => answer && done(answer.now),
-        (err) => done(null, err),
-      );
-    });
-  }
+    onTimeout?: () => T | null | Promise<T | null>,
+  ) => waitFor({ waiters, id, ms, pending: pending[kind], accept, check, onTimeout });
 
   /**
    * The booking's document once its version is not `version` (read first, then published
@@ -144,7 +118,7 @@ export const statusPlugin = fp(async (app: FastifyInstance, opts: { prefix: stri
    */
   function changeOf(bookingId: string, version: number | null, ms: number, watch: boolean): Promise<StoredBooking | null> {
     let read!: Promise<StoredBooking | null>; // set by check, which waitFor runs before any timer can fire
-    return waitFor<StoredBooking, StoredBooking>(
+    return waitOf<StoredBooking, StoredBooking>(
       'booking',
       bookingWaiters,
       bookingId,
@@ -208,7 +182,7 @@ export const statusPlugin = fp(async (app: FastifyInstance, opts: { prefix: stri
     watch: (bookingId, version, ms) => changeOf(bookingId, version, ms, true),
 
     waitForResult(commandId, ms, afterRegister) {
-      return waitFor<CommandResult, CommandResult>('command', resultWaiters, commandId, ms, (r) => r, async () => {
+      return waitOf<CommandResult, CommandResult>('command', resultWaiters, commandId, ms, (r) => r, async () => {
         await afterRegister();
         // The same command may have been decided already (a repeated confirm): its result is kept.
         const raw = await app.redis.get(keys.commandResult(commandId));

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import {
@@ -15,11 +15,11 @@ import {
   ShowParams,
   ShowSummary,
   UpdateShowBody,
+  parseSeatStatus,
   type ProblemField,
+  type Seat as SeatDoc,
 } from '@booking/contracts';
-import { parseSeatStatus, type Seat as SeatDoc } from '@booking/contracts';
 import { createShow, inTransaction, listBookings, listShows, updateShow, type SeatPlace } from '@booking/db';
-import type { FastifyReply } from 'fastify';
 import { DomainError, invalid } from '../errors.js';
 import { requireAdmin } from '../plugins/auth.js';
 import { AdminHeaders, AdminSecurity, cursor, etagOf, isRank, isTimestamp, isUuid, preferWait, problems, versionFromEtag } from './http.js';

@@ -1,6 +1,6 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { JobName } from '@booking/contracts';
-import { invalidHoldDoc, isDbUnreachable, rejectUndecidableHold, type UndecidableHold } from '@booking/db';
+import { invalidHoldDoc, rejectUndecidableHold, type UndecidableHold } from '@booking/db';
 import type { DbGate } from '../db-gate.js';
 import { processBookingCommands } from './booking.js';
 import { processHold } from './hold.js';
@@ -33,7 +33,7 @@ export function createProcessor(deps: ProcessorDeps, gate?: DbGate) {
         // Only what no retry can fix (a data exception, a command that cannot be, a payload that
         // does not parse): anything else — Redis away, a timeout — may pass, and must not reject
         // a valid booking; it retries, and fails for good only after every attempt.
-        const hold = job.name === 'hold' && err instanceof UnrecoverableError && !isDbUnreachable(err) ? undecidable(job.data) : null;
+        const hold = job.name === 'hold' && err instanceof UnrecoverableError ? undecidable(job.data) : null;
         if (!hold) throw err;
         // An accepted booking always gets a decision: one that cannot be applied is rejected.
         deps.log.error({ err, jobId: job.id, bookingId: hold.bookingId }, 'hold cannot be applied; rejected as INVALID_REQUEST');

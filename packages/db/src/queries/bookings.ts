@@ -1,5 +1,5 @@
 import type { Booking, BookingStatus, CommandOutcome, HoldJob, PaymentProvider, RejectionCode } from '@booking/contracts';
-import { RejectionCodes } from '@booking/contracts';
+import { RejectionCodes, pendingBooking } from '@booking/contracts';
 import { isTransientDbError, settleAll, type Executor, type Sql } from '../client.js';
 import { getBookingDocs } from './booking-docs.js';
 import { bumpShowVersions } from './shows.js';
@@ -447,7 +447,9 @@ export async function rejectUndecidableHold(sql: Sql, hold: UndecidableHold): Pr
     const [show] = await tx<{ id: string }[]>`select id from shows where id = ${hold.showId}`;
     if (!show) return null;
     const [taken] = hold.idempotencyKey ? await tx<{ id: string }[]>`select id from bookings where idempotency_key = ${hold.idempotencyKey}` : [];
-    const inserted = await tx<{ id: string }[]>`
+    // On a conflict nothing is inserted: the booking exists already (decided meanwhile), and its
+    // decision stands; either way its document is read back.
+    await tx`
       with b as (
         insert into bookings (id, show_id, status, version, request, idempotency_key, rejection_code, rejection_detail,
                               accepted_at, rejected_at, updated_at)
@@ -462,7 +464,6 @@ export async function rejectUndecidableHold(sql: Sql, hold: UndecidableHold): Pr
         select id, 'PENDING', 'REJECTED', now() from b
       )
       select id from b`;
-    if (inserted.length === 0 && !(await tx`select 1 from bookings where id = ${hold.bookingId}`).length) return null;
     const [doc] = await getBookingDocs(tx, [hold.bookingId]);
     return doc ?? null;
   });
@@ -471,26 +472,14 @@ export async function rejectUndecidableHold(sql: Sql, hold: UndecidableHold): Pr
 /** The document of a rejection no row could be written for (published to Redis only). */
 export function invalidHoldDoc(hold: UndecidableHold): Booking {
   const now = new Date().toISOString();
+  const pending = pendingBooking({ id: hold.bookingId, showId: hold.showId, request: {}, customerRef: null, acceptedAt: hold.acceptedAt });
   return {
-    id: hold.bookingId,
-    showId: hold.showId,
+    ...pending,
     status: 'REJECTED',
     version: 2,
-    request: {},
-    customerRef: null,
-    seats: [],
-    totalCents: null,
-    currency: null,
-    expiresAt: null,
     rejection: { code: 'INVALID_REQUEST', detail: RejectionCodes.INVALID_REQUEST },
-    payment: null,
-    refund: null,
-    createdAt: hold.acceptedAt,
     updatedAt: now,
-    transitions: [
-      { status: 'PENDING', at: hold.acceptedAt },
-      { status: 'REJECTED', at: now },
-    ],
+    transitions: [...pending.transitions, { status: 'REJECTED', at: now }],
   };
 }
 

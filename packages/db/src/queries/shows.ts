@@ -1,4 +1,4 @@
-import type { CreateShowBody, Seat, SeatCounts, SeatStatus, Show, ShowSummary, UpdateShowBody } from '@booking/contracts';
+import type { CreateShowBody, SeatChange, SeatCounts, Show, ShowSummary, UpdateShowBody } from '@booking/contracts';
 import type { Executor, Sql } from '../client.js';
 
 interface ShowRow {
@@ -101,21 +101,13 @@ export async function getShow(sql: Executor, id: string): Promise<Show | null> {
   return { ...toSummary(row), version: Number(row.version), tiers: tiers.map((t) => ({ ...t, currency: t.currency })), totals };
 }
 
-/** A seat that is not AVAILABLE, as the availability document's seat statuses hold it. */
-export interface TakenSeat {
-  id: string;
-  status: 'HELD' | 'SOLD';
-  /** When HELD: the hold's expiry (ISO). */
-  expiresAt: string | null;
-}
-
 /**
  * Everything the availability document of a show is rebuilt from, read in one snapshot
  * (repeatable read): the show with its counts and version, and every seat that is not
- * AVAILABLE. Every transaction that changes seats bumps the version under the show's row lock,
+ * AVAILABLE (a HELD one with its hold's expiry). Every transaction that changes seats bumps the version under the show's row lock,
  * so these counts and statuses are exactly those of this version.
  */
-export async function getAvailability(sql: Sql, showId: string): Promise<{ show: Show; taken: TakenSeat[] } | null> {
+export async function getAvailability(sql: Sql, showId: string): Promise<{ show: Show; taken: SeatChange[] } | null> {
   return (await sql.begin('isolation level repeatable read read only', async (tx) => {
     const show = await getShow(tx as unknown as Executor, showId);
     if (!show) return null;
@@ -124,7 +116,7 @@ export async function getAvailability(sql: Sql, showId: string): Promise<{ show:
         from seats s left join bookings b on b.id = s.booking_id
        where s.show_id = ${showId} and s.status <> 'AVAILABLE'`;
     return { show, taken: rows.map((r) => ({ id: r.id, status: r.status, expiresAt: r.expiresAt ? r.expiresAt.toISOString() : null })) };
-  })) as { show: Show; taken: TakenSeat[] } | null;
+  })) as { show: Show; taken: SeatChange[] } | null;
 }
 
 /**
@@ -212,25 +204,6 @@ export async function updateShow(sql: Executor, id: string, patch: UpdateShowBod
     where id = ${id}
     returning *`;
   return row ? toSummary(row) : null;
-}
-
-/** Keyset page of a show's seat map in best-first order; a HELD seat carries its hold's expiry. */
-export async function listSeats(
-  sql: Executor,
-  showId: string,
-  q: { tier?: string | undefined; status?: SeatStatus | undefined; limit: number; afterRank?: string | undefined },
-): Promise<(Seat & { rank: string })[]> {
-  const rows = await sql<(Omit<Seat, 'expiresAt'> & { rank: string; expiresAt: Date | null })[]>`
-    select s.id, s.tier_code as tier, s.section, s.row_number as row, s.seat_number as number, s.label,
-           s.status, s.rank, case when s.status = 'HELD' then b.expires_at end as expires_at
-      from seats s left join bookings b on b.id = s.booking_id
-     where s.show_id = ${showId}
-       ${q.tier ? sql`and s.tier_code = ${q.tier}` : sql``}
-       ${q.status ? sql`and s.status = ${q.status}` : sql``}
-       ${q.afterRank ? sql`and s.rank > ${q.afterRank}::bigint` : sql``}
-     order by s.rank
-     limit ${q.limit}`;
-  return rows.map((r) => ({ ...r, expiresAt: r.expiresAt ? r.expiresAt.toISOString() : null }));
 }
 
 /** The show's tier codes (empty: no such show); immutable once the show exists. */
